@@ -1,0 +1,103 @@
+//! [`Num`]: a value inside the circuit, as a linear combination of variables plus
+//! (when proving) its assignment.
+//!
+//! Additions and multiplications by constants are free (they only grow the linear
+//! combination); every constraint the circuit pays for is made by one of the few
+//! functions here or in [`crate::range_check`], so constraint counts can be read
+//! off the code.
+
+use ark_bn254::Fr;
+use ark_ff::{One, Zero};
+use ark_relations::gr1cs::{ConstraintSystemRef, LinearCombination, SynthesisError, Variable};
+
+/// A linear combination of circuit variables and its value (absent in setup mode).
+#[derive(Clone, Debug)]
+pub struct Num {
+    lc: LinearCombination<Fr>,
+    value: Option<Fr>,
+}
+
+impl Num {
+    /// The constant `c`.
+    pub fn constant(c: Fr) -> Self {
+        Num { lc: LinearCombination(vec![(c, Variable::One)]), value: Some(c) }
+    }
+
+    /// The constant 0.
+    pub fn zero() -> Self {
+        Num { lc: LinearCombination::zero(), value: Some(Fr::zero()) }
+    }
+
+    /// A new private witness variable.
+    pub fn witness(cs: &ConstraintSystemRef<Fr>, value: Option<Fr>) -> Result<Self, SynthesisError> {
+        let var = cs.new_witness_variable(|| value.ok_or(SynthesisError::AssignmentMissing))?;
+        Ok(Num { lc: var.into(), value })
+    }
+
+    /// A new public input variable.
+    pub fn input(cs: &ConstraintSystemRef<Fr>, value: Option<Fr>) -> Result<Self, SynthesisError> {
+        let var = cs.new_input_variable(|| value.ok_or(SynthesisError::AssignmentMissing))?;
+        Ok(Num { lc: var.into(), value })
+    }
+
+    /// The assigned value, if there is one.
+    pub fn value(&self) -> Option<Fr> {
+        self.value
+    }
+
+    /// The linear combination standing for this value.
+    pub fn lc(&self) -> LinearCombination<Fr> {
+        self.lc.clone()
+    }
+
+    /// `self + other` (free).
+    pub fn add(&self, other: &Num) -> Num {
+        Num { lc: &self.lc + &other.lc, value: zip(self.value, other.value, |a, b| a + b) }
+    }
+
+    /// `self − other` (free).
+    pub fn sub(&self, other: &Num) -> Num {
+        Num { lc: &self.lc - &other.lc, value: zip(self.value, other.value, |a, b| a - b) }
+    }
+
+    /// `self · c` for a constant `c` (free).
+    pub fn scale(&self, c: Fr) -> Num {
+        Num { lc: &self.lc * c, value: self.value.map(|v| v * c) }
+    }
+
+    /// `self + c` for a constant `c` (free).
+    pub fn add_constant(&self, c: Fr) -> Num {
+        self.add(&Num::constant(c))
+    }
+
+    /// `self · other` as a new witness (one constraint).
+    pub fn mul(&self, cs: &ConstraintSystemRef<Fr>, other: &Num) -> Result<Num, SynthesisError> {
+        let product = Num::witness(cs, zip(self.value, other.value, |a, b| a * b))?;
+        enforce_product(cs, self, other, &product)?;
+        Ok(product)
+    }
+
+    /// The sum of many values (free).
+    pub fn sum<'a>(items: impl IntoIterator<Item = &'a Num>) -> Num {
+        items.into_iter().fold(Num::zero(), |acc, x| acc.add(x))
+    }
+}
+
+fn zip(a: Option<Fr>, b: Option<Fr>, f: impl FnOnce(Fr, Fr) -> Fr) -> Option<Fr> {
+    Some(f(a?, b?))
+}
+
+/// Enforces `a · b = c` (one constraint).
+pub fn enforce_product(cs: &ConstraintSystemRef<Fr>, a: &Num, b: &Num, c: &Num) -> Result<(), SynthesisError> {
+    cs.enforce_r1cs_constraint(|| a.lc(), || b.lc(), || c.lc())
+}
+
+/// Enforces `a = b` (one constraint).
+pub fn enforce_equal(cs: &ConstraintSystemRef<Fr>, a: &Num, b: &Num) -> Result<(), SynthesisError> {
+    enforce_product(cs, &a.sub(b), &Num::constant(Fr::one()), &Num::zero())
+}
+
+/// Enforces `a · b = 0` (one constraint).
+pub fn enforce_zero_product(cs: &ConstraintSystemRef<Fr>, a: &Num, b: &Num) -> Result<(), SynthesisError> {
+    enforce_product(cs, a, b, &Num::zero())
+}

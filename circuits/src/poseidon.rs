@@ -1,0 +1,114 @@
+//! circomlib's Poseidon over the BN254 scalar field: natively (through
+//! `light-poseidon`) and as an R1CS gadget with the very same parameters.
+//!
+//! circomlib's instance: state width `t = inputs + 1`, the first state element is
+//! the domain tag 0, S-box `x^5`, 8 full rounds and the partial-round counts of the
+//! Poseidon paper (57 for `t = 3`, 56 for `t = 4`). Meters, circom circuits and
+//! Solidity libraries that use circomlib's Poseidon compute the same heads.
+//!
+//! Gadget cost: 3 constraints per S-box, so `3·(8·t + partial_rounds)`: 243 for two
+//! inputs, 264 for three.
+
+use ark_bn254::Fr;
+use ark_relations::gr1cs::{ConstraintSystemRef, SynthesisError};
+use light_poseidon::parameters::bn254_x5::get_poseidon_parameters;
+use light_poseidon::{Poseidon, PoseidonHasher, PoseidonParameters};
+use std::cell::RefCell;
+use std::sync::OnceLock;
+
+use crate::num::Num;
+
+/// Largest number of inputs this crate hashes at once.
+const MAX_INPUTS: usize = 3;
+
+fn parameters(inputs: usize) -> &'static PoseidonParameters<Fr> {
+    static PARAMS: OnceLock<Vec<PoseidonParameters<Fr>>> = OnceLock::new();
+    assert!((1..=MAX_INPUTS).contains(&inputs), "Poseidon is used with 1 to {MAX_INPUTS} inputs here");
+    &PARAMS.get_or_init(|| {
+        (1..=MAX_INPUTS)
+            .map(|n| get_poseidon_parameters::<Fr>(n as u8 + 1).expect("circomlib parameters exist for widths 2..=13"))
+            .collect()
+    })[inputs - 1]
+}
+
+/// Native circomlib Poseidon of 1 to 3 field elements.
+pub fn poseidon(inputs: &[Fr]) -> Fr {
+    thread_local! {
+        static HASHERS: RefCell<Vec<Poseidon<Fr>>> = RefCell::new(
+            (1..=MAX_INPUTS)
+                .map(|n| Poseidon::<Fr>::new_circom(n).expect("circomlib parameters exist for 1..=12 inputs"))
+                .collect(),
+        );
+    }
+    assert!((1..=MAX_INPUTS).contains(&inputs.len()), "Poseidon is used with 1 to {MAX_INPUTS} inputs here");
+    HASHERS.with_borrow_mut(|h| h[inputs.len() - 1].hash(inputs)).expect("the input count matches the hasher's width")
+}
+
+/// The same hash inside the circuit.
+pub fn poseidon_gadget(cs: &ConstraintSystemRef<Fr>, inputs: &[Num]) -> Result<Num, SynthesisError> {
+    let p = parameters(inputs.len());
+    let mut state: Vec<Num> = std::iter::once(Num::zero()).chain(inputs.iter().cloned()).collect();
+    let half = p.full_rounds / 2;
+    for round in 0..p.full_rounds + p.partial_rounds {
+        for (i, s) in state.iter_mut().enumerate() {
+            *s = s.add_constant(p.ark[round * p.width + i]);
+        }
+        let full = round < half || round >= half + p.partial_rounds;
+        let sboxes = if full { p.width } else { 1 };
+        for s in &mut state[..sboxes] {
+            *s = pow5(cs, s)?;
+        }
+        state = (0..p.width)
+            .map(|i| Num::sum(&state.iter().zip(&p.mds[i]).map(|(s, m)| s.scale(*m)).collect::<Vec<_>>()))
+            .collect();
+    }
+    Ok(state.swap_remove(0))
+}
+
+fn pow5(cs: &ConstraintSystemRef<Fr>, x: &Num) -> Result<Num, SynthesisError> {
+    let x2 = x.mul(cs, x)?;
+    let x4 = x2.mul(cs, &x2)?;
+    x4.mul(cs, x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ark_ff::PrimeField;
+    use ark_relations::gr1cs::ConstraintSystem;
+    use std::str::FromStr;
+
+    fn fr(s: &str) -> Fr {
+        Fr::from_str(s).unwrap()
+    }
+
+    /// Published circomlib / circomlibjs test vectors (circomlibjs test/poseidon.js).
+    #[test]
+    fn native_matches_circomlib_vectors() {
+        assert_eq!(
+            poseidon(&[Fr::from(1u64), Fr::from(2u64)]),
+            fr("7853200120776062878684798364095072458815029376092732009249414926327459813530")
+        );
+        assert_eq!(
+            poseidon(&[Fr::from(3u64), Fr::from(4u64)]),
+            fr("14763215145315200506921711489642608356394854266165572616578112107564877678998")
+        );
+        assert_eq!(
+            poseidon(&[Fr::from(1u64)]),
+            fr("18586133768512220936620570745912940619677854269274689475585506675881198879027")
+        );
+    }
+
+    #[test]
+    fn gadget_matches_native_and_costs_what_the_docs_say() {
+        for (inputs, cost) in [(2usize, 243usize), (3, 264)] {
+            let values: Vec<Fr> = (0..inputs).map(|i| Fr::from_le_bytes_mod_order(&[7 + i as u8; 32])).collect();
+            let cs = ConstraintSystem::<Fr>::new_ref();
+            let nums: Vec<Num> = values.iter().map(|v| Num::witness(&cs, Some(*v)).unwrap()).collect();
+            let out = poseidon_gadget(&cs, &nums).unwrap();
+            assert_eq!(out.value().unwrap(), poseidon(&values));
+            assert!(cs.is_satisfied().unwrap());
+            assert_eq!(cs.num_constraints(), cost);
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! What a meter measures: resource classes and usage records.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::RecordError;
+
+/// A kind of metered resource. Each class has one base unit; quantities and
+/// totals are integers in that unit, capacities are in that unit per millisecond.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourceClass {
+    /// Accelerator busy time in GPU-milliseconds (one GPU busy for 1 ms = 1).
+    Gpu = 0,
+    /// Processor time in core-milliseconds (one core busy for 1 ms = 1).
+    Cpu = 1,
+    /// Storage held over time in byte-seconds (1 byte kept for 1 s = 1).
+    Storage = 2,
+    /// Data transferred, in bytes.
+    Network = 3,
+    /// Energy used, in millijoules.
+    Energy = 4,
+}
+
+impl ResourceClass {
+    /// Number of classes; the circuit's one-hot class encoding has this many slots.
+    pub const COUNT: usize = 5;
+
+    /// All classes in index order.
+    pub const ALL: [ResourceClass; Self::COUNT] = [
+        ResourceClass::Gpu,
+        ResourceClass::Cpu,
+        ResourceClass::Storage,
+        ResourceClass::Network,
+        ResourceClass::Energy,
+    ];
+
+    /// The class's index in statements, public inputs and token ids.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The class with this index, if there is one.
+    pub fn from_index(index: u64) -> Option<Self> {
+        Self::ALL.get(usize::try_from(index).ok()?).copied()
+    }
+
+    /// Lower-case name, as in JSON and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ResourceClass::Gpu => "gpu",
+            ResourceClass::Cpu => "cpu",
+            ResourceClass::Storage => "storage",
+            ResourceClass::Network => "network",
+            ResourceClass::Energy => "energy",
+        }
+    }
+
+    /// The base unit quantities of this class are counted in.
+    pub fn unit(self) -> &'static str {
+        match self {
+            ResourceClass::Gpu => "GPU-ms",
+            ResourceClass::Cpu => "core-ms",
+            ResourceClass::Storage => "byte-s",
+            ResourceClass::Network => "bytes",
+            ResourceClass::Energy => "mJ",
+        }
+    }
+}
+
+impl fmt::Display for ResourceClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ResourceClass {
+    type Err = RecordError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| RecordError::UnknownClass(s.to_owned()))
+    }
+}
+
+/// One measurement: `quantity` units of `class` used during `[start_ms, end_ms)`,
+/// the `seq`-th record of its stream (the first record of a stream has seq 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageRecord {
+    /// Position in the stream, counting from 1.
+    pub seq: u64,
+    /// Start of the measured interval, Unix milliseconds.
+    pub start_ms: u64,
+    /// End of the measured interval (exclusive), Unix milliseconds.
+    pub end_ms: u64,
+    /// What was measured.
+    pub class: ResourceClass,
+    /// How much, in the class's base unit.
+    pub quantity: u64,
+}
+
+impl UsageRecord {
+    /// Length of the interval in milliseconds (0 if the record is malformed).
+    pub fn duration_ms(&self) -> u64 {
+        self.end_ms.saturating_sub(self.start_ms)
+    }
+}
+
+/// Per-class values (totals, capacities), indexed by [`ResourceClass::index`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PerClass(pub [u64; ResourceClass::COUNT]);
+
+impl PerClass {
+    /// The value for one class.
+    pub fn get(&self, class: ResourceClass) -> u64 {
+        self.0[class.index()]
+    }
+
+    /// Sets the value for one class.
+    pub fn set(&mut self, class: ResourceClass, value: u64) {
+        self.0[class.index()] = value;
+    }
+
+    /// (class, value) pairs in class order.
+    pub fn iter(&self) -> impl Iterator<Item = (ResourceClass, u64)> + '_ {
+        ResourceClass::ALL.into_iter().zip(self.0)
+    }
+}
+
+/// The most a stream can use per millisecond of each class; the circuit refuses a
+/// record whose quantity exceeds `capacity × duration`. Each value is < 2^48.
+pub type Capacity = PerClass;
+
+/// Largest capacity per class (exclusive): capacities are packed 48 bits each.
+pub const CAPACITY_LIMIT: u64 = 1 << 48;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_names_round_trip() {
+        for class in ResourceClass::ALL {
+            assert_eq!(class.name().parse::<ResourceClass>().unwrap(), class);
+            assert_eq!(ResourceClass::from_index(class.index() as u64), Some(class));
+        }
+        assert!("disk".parse::<ResourceClass>().is_err());
+        assert_eq!(ResourceClass::from_index(5), None);
+    }
+
+    #[test]
+    fn record_json_uses_class_names() {
+        let r = UsageRecord { seq: 1, start_ms: 10, end_ms: 20, class: ResourceClass::Gpu, quantity: 7 };
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains(r#""class":"gpu""#), "{json}");
+        assert_eq!(serde_json::from_str::<UsageRecord>(&json).unwrap(), r);
+    }
+}

@@ -1,0 +1,1 @@
+//! zkmeter-verifier (being written).
