@@ -1,1 +1,75 @@
-fn main() {}
+//! `zkmeter`: set up keys, simulate meters, prove and verify usage epochs, and run
+//! the end-to-end demo. Each subcommand lives in `commands/`; this file only
+//! parses the command line.
+
+mod commands;
+mod key_store;
+mod progress;
+mod records_file;
+mod simulate;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Default record slots per proof: small enough that setup and proving take
+/// seconds on a laptop, large enough for a few minutes of one meter's records.
+pub const DEFAULT_SLOTS: u32 = 32;
+
+#[derive(Parser)]
+#[command(name = "zkmeter", version, about = "Verifiable metering: prove usage records with Groth16, verify them anywhere")]
+struct Cli {
+    /// Where keys and proofs live.
+    #[arg(long, global = true, env = "ZKMETER_DATA_DIR", default_value_os_t = default_data_dir())]
+    data_dir: PathBuf,
+    /// Log more (repeat for even more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Make the Groth16 proving and verifying keys of the meter circuit (single-party: development only).
+    Setup(commands::setup::Args),
+    /// Write synthetic meter records as JSON lines.
+    Simulate(commands::simulate::Args),
+    /// Prove the next epoch of one stream from a records file.
+    Prove(commands::prove::Args),
+    /// Verify proof files (batched when there are several).
+    Verify(commands::verify::Args),
+    /// Print a key, proof or records file in human form.
+    Inspect(commands::inspect::Args),
+    /// Export a proof for other verifiers: snarkjs JSON files.
+    Export(commands::export::Args),
+    /// Simulate meters, prove and verify every epoch, and print a summary.
+    Demo(commands::demo::Args),
+}
+
+fn default_data_dir() -> PathBuf {
+    dirs::data_dir().map_or_else(|| PathBuf::from("zkmeter-data"), |d| d.join("zkmeter"))
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let filter = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter.into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let data_dir = cli.data_dir;
+    match cli.command {
+        Command::Setup(args) => commands::setup::run(&data_dir, args),
+        Command::Simulate(args) => commands::simulate::run(args),
+        Command::Prove(args) => commands::prove::run(&data_dir, args),
+        Command::Verify(args) => commands::verify::run(&data_dir, args),
+        Command::Inspect(args) => commands::inspect::run(args),
+        Command::Export(args) => commands::export::run(&data_dir, args),
+        Command::Demo(args) => commands::demo::run(&data_dir, args),
+    }
+}

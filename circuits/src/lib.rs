@@ -71,17 +71,24 @@
 
 pub mod error;
 pub mod field_hex;
+pub mod keys;
 pub mod meter_circuit;
 pub mod num;
 pub mod poseidon;
+pub mod proof_file;
+pub mod prover;
 pub mod range_check;
 pub mod record;
+pub mod snarkjs;
 pub mod statement;
 pub mod stream;
 pub mod witness;
 
 pub use error::{RecordError, StatementError};
+pub use keys::{CircuitShape, KeyError, KeyHeader, METER_CIRCUIT_ID};
 pub use meter_circuit::MeterCircuit;
+pub use proof_file::{ProofFile, ProofFileError};
+pub use prover::{MeterProver, ProveError};
 pub use record::{Capacity, PerClass, ResourceClass, UsageRecord};
 pub use statement::{MeterInstance, MeterStatement, PUBLIC_INPUTS};
 pub use stream::{StreamId, StreamState};

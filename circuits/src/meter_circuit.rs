@@ -34,6 +34,12 @@ use crate::record::ResourceClass;
 use crate::statement::{CAPACITY_BITS, COUNT_BITS, MeterInstance, SEQ_BITS, TIME_BITS, TOTAL_BITS};
 use crate::witness::{MeterWitness, SlotWitness};
 
+/// R1CS constraints per record slot (the table above).
+pub const CONSTRAINTS_PER_SLOT: usize = 591;
+
+/// R1CS constraints each epoch adds once, whatever N.
+pub const CONSTRAINTS_PER_EPOCH: usize = 1_105;
+
 /// Bits of `capacity × duration − quantity`: capacity < 2^48, duration < 2^64.
 const SLACK_BITS: usize = CAPACITY_BITS + TIME_BITS;
 

@@ -110,8 +110,26 @@ impl UsageRecord {
 }
 
 /// Per-class values (totals, capacities), indexed by [`ResourceClass::index`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// In JSON: an object keyed by class name; absent classes are 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PerClass(pub [u64; ResourceClass::COUNT]);
+
+impl Serialize for PerClass {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter().map(|(class, v)| (class.name(), v)))
+    }
+}
+
+impl<'de> Deserialize<'de> for PerClass {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = std::collections::BTreeMap::<ResourceClass, u64>::deserialize(d)?;
+        let mut out = PerClass::default();
+        for (class, v) in map {
+            out.set(class, v);
+        }
+        Ok(out)
+    }
+}
 
 impl PerClass {
     /// The value for one class.
@@ -157,5 +175,14 @@ mod tests {
         let json = serde_json::to_string(&r).unwrap();
         assert!(json.contains(r#""class":"gpu""#), "{json}");
         assert_eq!(serde_json::from_str::<UsageRecord>(&json).unwrap(), r);
+    }
+
+    #[test]
+    fn per_class_json_is_keyed_by_class() {
+        let v = PerClass([1, 0, 3, 0, 5]);
+        let json = serde_json::to_string(&v).unwrap();
+        assert_eq!(json, r#"{"gpu":1,"cpu":0,"storage":3,"network":0,"energy":5}"#);
+        assert_eq!(serde_json::from_str::<PerClass>(r#"{"gpu":1,"storage":3,"energy":5}"#).unwrap(), v);
+        assert!(serde_json::from_str::<PerClass>(r#"{"disk":1}"#).is_err());
     }
 }

@@ -8,6 +8,7 @@
 use ark_bn254::Fr;
 use ark_ff::{Field, One, Zero};
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
+use zkmeter_circuits::meter_circuit::{CONSTRAINTS_PER_EPOCH, CONSTRAINTS_PER_SLOT};
 use zkmeter_circuits::witness::{evaluate, prev_instance};
 use zkmeter_circuits::{
     Capacity, MeterCircuit, MeterInstance, MeterWitness, PerClass, ResourceClass, SlotWitness, StreamId, UsageRecord,
@@ -345,5 +346,6 @@ fn constraints_per_record_are_pinned() {
     let (one, nine) = (count(1), count(9));
     let per_record = (nine - one) / 8;
     assert_eq!(per_record, 591, "update the table in meter_circuit.rs and the crate docs");
-    assert_eq!(one - per_record, 1_105, "per-epoch constraints changed: update meter_circuit.rs docs");
+    assert_eq!(per_record, CONSTRAINTS_PER_SLOT);
+    assert_eq!(one - per_record, CONSTRAINTS_PER_EPOCH, "update meter_circuit.rs docs");
 }

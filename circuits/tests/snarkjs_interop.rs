@@ -1,0 +1,278 @@
+//! snarkjs, an independent Groth16 implementation, checks our exported proofs.
+//!
+//! Needs `npm ci` at the repository root (it installs the pinned snarkjs into
+//! `node_modules/`). Without it these tests print why they are skipped and pass,
+//! except under CI (the `CI` environment variable set), where they fail.
+//!
+//! Only [`circuit_instance`] knows which circuit is proved; everything else works
+//! for any circuit.
+
+use std::env;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use ark_bn254::{Bn254, Fr, G1Affine};
+use ark_ec::AffineRepr;
+use ark_ff::Field;
+use ark_groth16::{Groth16, Proof, VerifyingKey};
+use ark_relations::gr1cs::{
+    ConstraintSynthesizer, ConstraintSystemRef, LinearCombination, SynthesisError,
+};
+use ark_snark::SNARK;
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::SeedableRng;
+use zkmeter_circuits::snarkjs::{self, SnarkjsError, write_snarkjs_files};
+
+/// Six public inputs `xᵢ`, each the square of a private `sᵢ`, so every public
+/// input is bound by a constraint.
+#[derive(Clone)]
+struct SquaresCircuit {
+    roots: [Fr; 6],
+}
+
+impl ConstraintSynthesizer<Fr> for SquaresCircuit {
+    fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
+        for root in self.roots {
+            let x = cs.new_input_variable(|| Ok(root.square()))?;
+            let s = cs.new_witness_variable(|| Ok(root))?;
+            cs.enforce_r1cs_constraint(
+                || LinearCombination::from(s),
+                || LinearCombination::from(s),
+                || LinearCombination::from(x),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The circuit-specific part: a satisfiable instance and its public inputs, in
+/// the order the circuit allocates them.
+fn circuit_instance() -> (SquaresCircuit, Vec<Fr>) {
+    let roots = [3u64, 5, 7, 11, 13, 1 << 40].map(Fr::from);
+    let public = roots.iter().map(Field::square).collect();
+    (SquaresCircuit { roots }, public)
+}
+
+struct Fixture {
+    vk: VerifyingKey<Bn254>,
+    proof: Proof<Bn254>,
+    public: Vec<Fr>,
+}
+
+/// One setup and proof, shared by all tests (a real circuit's setup is slow).
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let (circuit, public) = circuit_instance();
+        // A fixed seed, so a failure reproduces with the same key and proof.
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        let (pk, vk) =
+            Groth16::<Bn254>::circuit_specific_setup(circuit.clone(), &mut rng).expect("setup");
+        let proof = Groth16::<Bn254>::prove(&pk, circuit, &mut rng).expect("prove");
+        assert!(
+            Groth16::<Bn254>::verify(&vk, &public, &proof).expect("verify"),
+            "arkworks must accept the untampered proof"
+        );
+        Fixture { vk, proof, public }
+    })
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("circuits/ lies inside the repository")
+        .to_path_buf()
+}
+
+/// The installed snarkjs CLI, or `None` (after saying so) when the test should
+/// be skipped.
+fn snarkjs_bin() -> Option<PathBuf> {
+    let root = repo_root();
+    let bin = root.join("node_modules/.bin/snarkjs");
+    if bin.exists() {
+        return Some(bin);
+    }
+    let hint = format!(
+        "snarkjs is not installed ({} is missing): run `npm ci` in {}",
+        bin.display(),
+        root.display()
+    );
+    assert!(env::var_os("CI").is_none(), "{hint}");
+    // Straight to stderr: libtest captures `eprintln!`, and a skip must be seen.
+    let _ = writeln!(io::stderr(), "skipping snarkjs interop test: {hint}");
+    None
+}
+
+/// What `snarkjs groth16 verify` said about one exported proof.
+struct Verdict {
+    status: std::process::ExitStatus,
+    output: String,
+}
+
+fn snarkjs_verify(
+    bin: &Path,
+    vk: &VerifyingKey<Bn254>,
+    proof: &Proof<Bn254>,
+    public: &[Fr],
+) -> Verdict {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    write_snarkjs_files(dir.path(), vk, proof, public).expect("export");
+    let out = Command::new(bin)
+        .current_dir(repo_root())
+        .args(["groth16", "verify"])
+        .arg(dir.path().join(snarkjs::VERIFICATION_KEY_FILE))
+        .arg(dir.path().join(snarkjs::PUBLIC_FILE))
+        .arg(dir.path().join(snarkjs::PROOF_FILE))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {} (is node on PATH?): {e}", bin.display()));
+    Verdict {
+        status: out.status,
+        output: format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+fn assert_accepted(v: &Verdict) {
+    assert!(
+        v.status.success() && v.output.contains("OK!"),
+        "snarkjs refused a valid proof ({}):\n{}",
+        v.status,
+        v.output
+    );
+}
+
+/// Refused by the pairing check itself: exit status 1 and "Invalid proof". A
+/// file snarkjs cannot parse also exits 1, so the message is what tells a real
+/// refusal from a broken export.
+fn assert_refused(v: &Verdict, what: &str) {
+    assert!(
+        v.status.code() == Some(1)
+            && v.output.contains("Invalid proof")
+            && !v.output.contains("OK!"),
+        "snarkjs should refuse {what} as an invalid proof, but said ({}):\n{}",
+        v.status,
+        v.output
+    );
+}
+
+#[test]
+fn snarkjs_accepts_exported_proof() {
+    let Some(bin) = snarkjs_bin() else { return };
+    let f = fixture();
+    assert_accepted(&snarkjs_verify(&bin, &f.vk, &f.proof, &f.public));
+}
+
+#[test]
+fn snarkjs_refuses_each_public_input_changed() {
+    let Some(bin) = snarkjs_bin() else { return };
+    let f = fixture();
+    for i in 0..f.public.len() {
+        let mut public = f.public.clone();
+        public[i] += Fr::ONE;
+        assert!(!Groth16::<Bn254>::verify(&f.vk, &public, &f.proof).unwrap());
+        assert_refused(
+            &snarkjs_verify(&bin, &f.vk, &f.proof, &public),
+            &format!("public input {i} + 1"),
+        );
+    }
+}
+
+#[test]
+fn snarkjs_refuses_tampered_proofs() {
+    let Some(bin) = snarkjs_bin() else { return };
+    let f = fixture();
+    let g1 = G1Affine::generator();
+    // Each tampered proof still consists of valid curve points, so only the
+    // pairing check can refuse it.
+    let tampered = [
+        (
+            "A replaced by A + G",
+            Proof {
+                a: (f.proof.a + g1).into(),
+                ..f.proof.clone()
+            },
+        ),
+        (
+            "B negated",
+            Proof {
+                b: -f.proof.b,
+                ..f.proof.clone()
+            },
+        ),
+        (
+            "C negated",
+            Proof {
+                c: -f.proof.c,
+                ..f.proof.clone()
+            },
+        ),
+        (
+            "A and C swapped",
+            Proof {
+                a: f.proof.c,
+                c: f.proof.a,
+                ..f.proof.clone()
+            },
+        ),
+    ];
+    for (what, proof) in tampered {
+        assert!(!Groth16::<Bn254>::verify(&f.vk, &f.public, &proof).unwrap());
+        assert_refused(&snarkjs_verify(&bin, &f.vk, &proof, &f.public), what);
+    }
+}
+
+/// `groth16 verify` ignores `vk_alphabeta_12`, so compare it with the value
+/// snarkjs's own curve code computes from the exported α and β.
+#[test]
+fn alphabeta_matches_snarkjs_pairing() {
+    let Some(_) = snarkjs_bin() else { return };
+    let f = fixture();
+    let dir = tempfile::tempdir().expect("temporary folder");
+    write_snarkjs_files(dir.path(), &f.vk, &f.proof, &f.public).expect("export");
+    let vk_path = dir.path().join(snarkjs::VERIFICATION_KEY_FILE);
+    let script = r#"
+        import { readFileSync } from "node:fs";
+        import { curves } from "snarkjs";
+        const vk = JSON.parse(readFileSync(process.argv[1], "utf8"));
+        const curve = await curves.getCurveFromName(vk.curve);
+        const alpha = curve.G1.fromObject(vk.vk_alpha_1.map(BigInt));
+        const beta = curve.G2.fromObject(vk.vk_beta_2.map((c) => c.map(BigInt)));
+        const ab = curve.Gt.toObject(await curve.pairing(alpha, beta));
+        console.log(JSON.stringify(ab, (_, v) => (typeof v === "bigint" ? v.toString() : v)));
+        await curve.terminate();
+    "#;
+    let out = Command::new("node")
+        .current_dir(repo_root())
+        .args(["--input-type=module", "-e", script])
+        .arg(&vk_path)
+        .output()
+        .expect("run node");
+    assert!(
+        out.status.success(),
+        "node failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("pairing JSON");
+    let exported: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&vk_path).unwrap()).unwrap();
+    assert_eq!(exported["vk_alphabeta_12"], theirs);
+}
+
+#[test]
+fn export_refuses_wrong_public_input_count() {
+    let f = fixture();
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let err = write_snarkjs_files(dir.path(), &f.vk, &f.proof, &f.public[1..]).unwrap_err();
+    assert!(matches!(
+        err,
+        SnarkjsError::PublicInputCount {
+            expected: 6,
+            actual: 5
+        }
+    ));
+}

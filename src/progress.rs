@@ -1,0 +1,23 @@
+//! Progress display on stderr (hidden when stderr is not a terminal).
+
+use indicatif::{ProgressBar, ProgressStyle};
+use std::time::Duration;
+
+/// A spinner for one long step.
+pub fn spinner(message: impl Into<String>) -> ProgressBar {
+    let bar = ProgressBar::new_spinner().with_message(message.into());
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"));
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// A bar over `len` items.
+pub fn bar(len: u64, message: impl Into<String>) -> ProgressBar {
+    let bar = ProgressBar::new(len).with_message(message.into());
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} [{elapsed}, eta {eta}]")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar
+}
