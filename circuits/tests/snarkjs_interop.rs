@@ -4,8 +4,8 @@
 //! `node_modules/`). Without it these tests print why they are skipped and pass,
 //! except under CI (the `CI` environment variable set), where they fail.
 //!
-//! Only [`circuit_instance`] knows which circuit is proved; everything else works
-//! for any circuit.
+//! Only [`circuit_instance`] knows which circuit is proved (the meter circuit);
+//! everything else works for any circuit.
 
 use std::env;
 use std::io::{self, Write};
@@ -17,42 +17,22 @@ use ark_bn254::{Bn254, Fr, G1Affine};
 use ark_ec::AffineRepr;
 use ark_ff::Field;
 use ark_groth16::{Groth16, Proof, VerifyingKey};
-use ark_relations::gr1cs::{
-    ConstraintSynthesizer, ConstraintSystemRef, LinearCombination, SynthesisError,
-};
 use ark_snark::SNARK;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 use zkmeter_circuits::snarkjs::{self, SnarkjsError, write_snarkjs_files};
+use zkmeter_circuits::{MeterCircuit, PerClass, ResourceClass, StreamId, UsageRecord, build_epoch};
 
-/// Six public inputs `xᵢ`, each the square of a private `sᵢ`, so every public
-/// input is bound by a constraint.
-#[derive(Clone)]
-struct SquaresCircuit {
-    roots: [Fr; 6],
-}
-
-impl ConstraintSynthesizer<Fr> for SquaresCircuit {
-    fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
-        for root in self.roots {
-            let x = cs.new_input_variable(|| Ok(root.square()))?;
-            let s = cs.new_witness_variable(|| Ok(root))?;
-            cs.enforce_r1cs_constraint(
-                || LinearCombination::from(s),
-                || LinearCombination::from(s),
-                || LinearCombination::from(x),
-            )?;
-        }
-        Ok(())
-    }
-}
-
-/// The circuit-specific part: a satisfiable instance and its public inputs, in
-/// the order the circuit allocates them.
-fn circuit_instance() -> (SquaresCircuit, Vec<Fr>) {
-    let roots = [3u64, 5, 7, 11, 13, 1 << 40].map(Fr::from);
-    let public = roots.iter().map(Field::square).collect();
-    (SquaresCircuit { roots }, public)
+/// The meter circuit with two record slots, proving a real epoch.
+fn circuit_instance() -> (MeterCircuit, Vec<Fr>) {
+    let stream = StreamId { meter: [0x5a; 20], job_id: 9 };
+    let records = [
+        UsageRecord { seq: 1, start_ms: 1_000, end_ms: 4_000, class: ResourceClass::Gpu, quantity: 20_000 },
+        UsageRecord { seq: 2, start_ms: 4_000, end_ms: 5_000, class: ResourceClass::Energy, quantity: 7_000 },
+    ];
+    let caps = PerClass([8, 64, 1 << 40, 1 << 24, 10_000]);
+    let (statement, witness) = build_epoch(stream, stream.genesis(), &records, caps, Fr::from(17u64), 2).expect("valid records");
+    (MeterCircuit::assigned(statement.instance(), witness), statement.public_inputs().to_vec())
 }
 
 struct Fixture {
