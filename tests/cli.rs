@@ -45,7 +45,7 @@ fn demo_proves_and_verifies_every_epoch() {
     let dir = tempfile::tempdir().unwrap();
     let out = ok(dir.path(), &["demo", "--records", "4", "--epochs", "2", "--streams", "2"]);
     assert!(out.contains("proofs                4 (all verified singly and in one batch)"), "{out}");
-    assert!(out.contains("constraints / proof   3469"), "{out}");
+    assert!(out.contains("constraints / proof   3432"), "{out}");
     // A second run reuses the keys.
     let again = ok(dir.path(), &["demo", "--records", "4", "--epochs", "1", "--streams", "1"]);
     assert!(again.contains("proofs                1"), "{again}");
@@ -56,7 +56,7 @@ fn setup_simulate_prove_verify_inspect_export() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let setup = ok(d, &["setup", "--records", "4"]);
-    assert!(setup.contains("constraints      3469"), "{setup}");
+    assert!(setup.contains("constraints      3432"), "{setup}");
     assert!(ok(d, &["setup", "--records", "4"]).contains("already exist"));
 
     let records = path(d, "records.jsonl");

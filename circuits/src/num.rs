@@ -70,13 +70,6 @@ impl Num {
         self.add(&Num::constant(c))
     }
 
-    /// `self · other` as a new witness (one constraint).
-    pub fn mul(&self, cs: &ConstraintSystemRef<Fr>, other: &Num) -> Result<Num, SynthesisError> {
-        let product = Num::witness(cs, zip(self.value, other.value, |a, b| a * b))?;
-        enforce_product(cs, self, other, &product)?;
-        Ok(product)
-    }
-
     /// The sum of many values (free).
     pub fn sum<'a>(items: impl IntoIterator<Item = &'a Num>) -> Num {
         items.into_iter().fold(Num::zero(), |acc, x| acc.add(x))
@@ -85,6 +78,14 @@ impl Num {
 
 fn zip(a: Option<Fr>, b: Option<Fr>, f: impl FnOnce(Fr, Fr) -> Fr) -> Option<Fr> {
     Some(f(a?, b?))
+}
+
+/// A new witness constrained to equal `a · b` (one constraint). `value` is what the
+/// prover assigns: `a · b` when honest; the soundness tests pass something else.
+pub fn product(cs: &ConstraintSystemRef<Fr>, a: &Num, b: &Num, value: Option<Fr>) -> Result<Num, SynthesisError> {
+    let p = Num::witness(cs, value)?;
+    enforce_product(cs, a, b, &p)?;
+    Ok(p)
 }
 
 /// Enforces `a · b = c` (one constraint).

@@ -16,7 +16,7 @@ use light_poseidon::{Poseidon, PoseidonHasher, PoseidonParameters};
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
-use crate::num::Num;
+use crate::num::{Num, product};
 
 /// Largest number of inputs this crate hashes at once.
 const MAX_INPUTS: usize = 3;
@@ -46,6 +46,21 @@ pub fn poseidon(inputs: &[Fr]) -> Fr {
 
 /// The same hash inside the circuit.
 pub fn poseidon_gadget(cs: &ConstraintSystemRef<Fr>, inputs: &[Num]) -> Result<Num, SynthesisError> {
+    permute(cs, inputs, &mut |_, v| v)
+}
+
+/// Where an S-box product sits: round, state lane, and which of its three products
+/// (`x²`, `x⁴`, `x⁵`).
+type SboxStep = (usize, usize, usize);
+
+/// The permutation; `assign` decides the value of each S-box product (honestly:
+/// the product itself). The tests use it to shift one product and let everything
+/// after it follow, so only that product's constraint can notice.
+fn permute(
+    cs: &ConstraintSystemRef<Fr>,
+    inputs: &[Num],
+    assign: &mut impl FnMut(SboxStep, Fr) -> Fr,
+) -> Result<Num, SynthesisError> {
     let p = parameters(inputs.len());
     let mut state: Vec<Num> = std::iter::once(Num::zero()).chain(inputs.iter().cloned()).collect();
     let half = p.full_rounds / 2;
@@ -55,20 +70,16 @@ pub fn poseidon_gadget(cs: &ConstraintSystemRef<Fr>, inputs: &[Num]) -> Result<N
         }
         let full = round < half || round >= half + p.partial_rounds;
         let sboxes = if full { p.width } else { 1 };
-        for s in &mut state[..sboxes] {
-            *s = pow5(cs, s)?;
+        for (lane, s) in state[..sboxes].iter_mut().enumerate() {
+            let x2 = product(cs, s, s, s.value().map(|x| assign((round, lane, 0), x * x)))?;
+            let x4 = product(cs, &x2, &x2, x2.value().map(|x| assign((round, lane, 1), x * x)))?;
+            *s = product(cs, &x4, s, x4.value().zip(s.value()).map(|(a, b)| assign((round, lane, 2), a * b)))?;
         }
         state = (0..p.width)
             .map(|i| Num::sum(&state.iter().zip(&p.mds[i]).map(|(s, m)| s.scale(*m)).collect::<Vec<_>>()))
             .collect();
     }
     Ok(state.swap_remove(0))
-}
-
-fn pow5(cs: &ConstraintSystemRef<Fr>, x: &Num) -> Result<Num, SynthesisError> {
-    let x2 = x.mul(cs, x)?;
-    let x4 = x2.mul(cs, &x2)?;
-    x4.mul(cs, x)
 }
 
 #[cfg(test)]
@@ -109,6 +120,28 @@ mod tests {
             assert_eq!(out.value().unwrap(), poseidon(&values));
             assert!(cs.is_satisfied().unwrap());
             assert_eq!(cs.num_constraints(), cost);
+        }
+    }
+
+    /// Every S-box product is constrained: shifting any one of them (and letting the
+    /// rest of the permutation follow) leaves the constraint system unsatisfied. A
+    /// prover free to choose one of them could steer the output.
+    #[test]
+    fn every_sbox_product_is_constrained() {
+        for inputs in [2usize, 3] {
+            let p = parameters(inputs);
+            for round in 0..p.full_rounds + p.partial_rounds {
+                let full = round < p.full_rounds / 2 || round >= p.full_rounds / 2 + p.partial_rounds;
+                for lane in 0..if full { p.width } else { 1 } {
+                    for stage in 0..3 {
+                        let cs = ConstraintSystem::<Fr>::new_ref();
+                        let nums: Vec<Num> = (0..inputs).map(|i| Num::witness(&cs, Some(Fr::from(i as u64 + 5))).unwrap()).collect();
+                        let target = (round, lane, stage);
+                        permute(&cs, &nums, &mut |at, v| if at == target { v + Fr::from(1u64) } else { v }).unwrap();
+                        assert!(!cs.is_satisfied().unwrap(), "{inputs} inputs, round {round}, lane {lane}, product {stage}");
+                    }
+                }
+            }
         }
     }
 }

@@ -204,7 +204,7 @@ mod tests {
         let records = [rec(1, 100, 200, ResourceClass::Gpu, 500), rec(2, 200, 300, ResourceClass::Cpu, 700), rec(3, 310, 320, ResourceClass::Gpu, 1)];
         let salt = Fr::from(77u64);
         let (statement, witness) = build_epoch(s, s.genesis(), &records, caps(), salt, 5).unwrap();
-        let tip = records.iter().fold(s.genesis_head(), |h, r| crate::stream::append(h, r));
+        let tip = records.iter().fold(s.genesis_head(), crate::stream::append);
         assert_eq!(statement.new, StreamState { head: close_head(tip, salt), seq: 3, end_ms: 320 });
         assert_eq!(statement.totals, PerClass([501, 700, 0, 0, 0]));
         assert_eq!(statement.record_count, 3);

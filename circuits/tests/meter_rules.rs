@@ -8,7 +8,8 @@
 use ark_bn254::Fr;
 use ark_ff::{Field, One, Zero};
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
-use zkmeter_circuits::meter_circuit::{CONSTRAINTS_PER_EPOCH, CONSTRAINTS_PER_SLOT};
+use zkmeter_circuits::meter_circuit::{CONSTRAINTS_PER_EPOCH, CONSTRAINTS_PER_SLOT, Fault, FaultSite};
+use zkmeter_circuits::stream::{chain_head, close_head, pack_record};
 use zkmeter_circuits::witness::{evaluate, prev_instance};
 use zkmeter_circuits::{
     Capacity, MeterCircuit, MeterInstance, MeterWitness, PerClass, ResourceClass, SlotWitness, StreamId, UsageRecord,
@@ -72,6 +73,40 @@ fn statement_tampered(f: impl FnOnce(&mut MeterInstance)) -> bool {
     let (mut instance, witness) = honest();
     f(&mut instance);
     satisfied(instance, witness)
+}
+
+/// Proves the honest witness while claiming `f`'s change to the public inputs.
+fn claimed(f: impl FnOnce(&mut [Fr; 6])) -> bool {
+    let (instance, witness) = honest();
+    let mut public = instance.public_inputs();
+    f(&mut public);
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    MeterCircuit::claiming(public, instance, witness).generate_constraints(cs.clone()).unwrap();
+    cs.is_satisfied().unwrap()
+}
+
+/// Injects a fault into one internal value; `adjust` fixes up the claimed statement
+/// so that only the constraint defining that value can notice.
+fn faulted(fault: Fault, adjust: impl FnOnce(&mut MeterInstance, &MeterWitness)) -> bool {
+    let (mut instance, witness) = honest();
+    adjust(&mut instance, &witness);
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    MeterCircuit::assigned(instance, witness).with_fault(fault).generate_constraints(cs.clone()).unwrap();
+    cs.is_satisfied().unwrap()
+}
+
+/// The closing head of the honest records with record `last`'s end shifted by `end_shift`
+/// and the chain tip shifted by `tip_shift`.
+fn head_with(witness: &MeterWitness, instance: &MeterInstance, end_shift: Fr, tip_shift: Fr) -> Fr {
+    let mut head = instance.prev_head;
+    let mut end = instance.prev_end_ms;
+    let active: Vec<_> = witness.slots.iter().filter(|s| s.active == Fr::one()).collect();
+    for (i, slot) in active.iter().enumerate() {
+        let start = end + slot.gap_ms;
+        end = start + slot.duration_ms + if i + 1 == active.len() { end_shift } else { Fr::zero() };
+        head = chain_head(head, pack_record(slot.seq, start, end, slot.class_index(), slot.quantity));
+    }
+    close_head(head + tip_shift, witness.salt)
 }
 
 fn two64() -> Fr {
@@ -333,6 +368,150 @@ fn epoch_without_records() {
     }));
 }
 
+// Packed public inputs: each part is range-checked and the packing enforced, so a
+// packed input has one reading only.
+
+#[test]
+fn forged_packed_inputs_are_refused() {
+    for k in 2..6 {
+        assert!(!claimed(|x| x[k] += Fr::one()), "public input {k}");
+    }
+}
+
+#[test]
+fn packed_prev_seq_read_as_a_negative_number() {
+    // prev_seq = 2^64 − 2 and prev_end = E read as prev_seq = −2, prev_end = E + 1:
+    // records numbered −1, 0, 1 would continue a stream that is at 2^64 − 2.
+    assert!(!tampered(|i, w| {
+        i.prev_seq = -Fr::from(2u64);
+        i.prev_end_ms += Fr::one();
+        for (k, slot) in w.slots.iter_mut().take(3).enumerate() {
+            slot.seq = i.prev_seq + Fr::from(k as u64 + 1);
+        }
+        w.slots[0].gap_ms -= Fr::one();
+    }));
+}
+
+#[test]
+fn packed_prev_end_read_as_a_negative_number() {
+    // prev_end − 2^64 and new_end + 1 pack like the honest pair: the first record
+    // would start 500 ms before the settled end.
+    assert!(!tampered(|i, w| {
+        i.prev_end_ms -= two64();
+        w.slots[0].gap_ms = two64() - Fr::from(500u64);
+        w.slots[2].duration_ms += Fr::one();
+    }));
+}
+
+#[test]
+fn packed_new_end_beyond_u64() {
+    // new_end + 2^64 with one record fewer packs like the honest statement.
+    assert!(!tampered(|_, w| {
+        w.slots[2] = SlotWitness::padding();
+        w.slots[0].gap_ms += Fr::from(2u64).pow([63]);
+        w.slots[1].gap_ms += Fr::from(2u64).pow([63]) + Fr::from(500u64);
+    }));
+}
+
+#[test]
+fn packed_total_read_another_way() {
+    // gpu total + 2^64 and cpu total − 1 pack like the honest pair: 2^64 more GPU time
+    // billed under the name of one core-ms less.
+    assert!(!tampered(|i, w| {
+        i.capacity[GPU] = Fr::from(1u64 << 40);
+        w.slots[0].duration_ms = Fr::from(1u64 << 25);
+        w.slots[1].duration_ms = Fr::from(1u64 << 25);
+        w.slots[0].quantity += Fr::from(1u64 << 63);
+        w.slots[1].quantity += Fr::from(1u64 << 63);
+        w.slots[2].quantity -= Fr::one();
+    }));
+}
+
+#[test]
+fn seq_past_u64() {
+    // A stream at seq 2^64 − 2 cannot take three more records.
+    assert!(!tampered(|i, w| {
+        i.prev_seq = Fr::from(u64::MAX - 1);
+        for (k, slot) in w.slots.iter_mut().take(3).enumerate() {
+            slot.seq = i.prev_seq + Fr::from(k as u64 + 1);
+        }
+    }));
+}
+
+#[test]
+fn one_hot_with_a_negative_entry() {
+    // A cpu record's class written as (−1, 2, 0, 0, 0): sums to 1, hashes as class 2,
+    // takes its quantity off the gpu total and bills it twice as cpu.
+    assert!(!witness_tampered(|w| {
+        w.slots[2].quantity = Fr::from(100u64);
+        w.slots[2].class = [-Fr::one(), Fr::from(2u64), Fr::zero(), Fr::zero(), Fr::zero()];
+    }));
+}
+
+// Internal values, each shifted by a fault injection (see `Fault`).
+
+#[test]
+fn fault_new_seq_hides_an_overflow() {
+    // The stream is at 2^64 − 2; three records take it past u64, and new_seq is
+    // assigned as if they did not.
+    let (mut instance, mut witness) = honest();
+    instance.prev_seq = Fr::from(u64::MAX - 1);
+    for (k, slot) in witness.slots.iter_mut().take(3).enumerate() {
+        slot.seq = instance.prev_seq + Fr::from(k as u64 + 1);
+    }
+    let instance = evaluate(&instance, &witness);
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    let fault = Fault { site: FaultSite::NewSeq, slot: 0, delta: -Fr::from(2u64) };
+    MeterCircuit::assigned(instance, witness).with_fault(fault).generate_constraints(cs.clone()).unwrap();
+    assert!(!cs.is_satisfied().unwrap());
+}
+
+#[test]
+fn fault_end_not_start_plus_duration() {
+    // The last record's end, as hashed and reported, is 7 ms later than it lasted.
+    let delta = Fr::from(7u64);
+    assert!(!faulted(Fault { site: FaultSite::End, slot: 2, delta }, |i, w| {
+        i.new_end_ms += delta;
+        i.new_head = head_with(w, i, delta, Fr::zero());
+    }));
+}
+
+#[test]
+fn fault_capacity_of_another_class() {
+    // The gpu record's capacity share made 1 larger than gpu's capacity.
+    assert!(!faulted(Fault { site: FaultSite::CapacityShare(GPU), slot: 0, delta: Fr::one() }, |_, _| {}));
+}
+
+#[test]
+fn fault_quantity_billed_to_a_class_it_is_not() {
+    // The cpu record also bills 5 units as gpu.
+    let delta = Fr::from(5u64);
+    assert!(!faulted(Fault { site: FaultSite::ClassShare(GPU), slot: 2, delta }, |i, _| i.totals[GPU] += delta));
+}
+
+#[test]
+fn fault_slack_made_up_for_a_record_over_capacity() {
+    // 5 GPU-ms over capacity, with a slack of 0 assigned instead of −5.
+    let (instance, mut witness) = honest();
+    witness.slots[0].quantity = Fr::from(8_005u64);
+    let instance = evaluate(&instance, &witness);
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    let fault = Fault { site: FaultSite::Slack, slot: 0, delta: Fr::from(5u64) };
+    MeterCircuit::assigned(instance, witness).with_fault(fault).generate_constraints(cs.clone()).unwrap();
+    assert!(!cs.is_satisfied().unwrap());
+}
+
+#[test]
+fn fault_head_not_the_chained_hash() {
+    for slot in [2, 4] {
+        let delta = Fr::from(3u64);
+        assert!(
+            !faulted(Fault { site: FaultSite::Head, slot, delta }, |i, w| i.new_head = head_with(w, i, Fr::zero(), delta)),
+            "slot {slot}"
+        );
+    }
+}
+
 // Size.
 
 #[test]
@@ -345,7 +524,7 @@ fn constraints_per_record_are_pinned() {
     };
     let (one, nine) = (count(1), count(9));
     let per_record = (nine - one) / 8;
-    assert_eq!(per_record, 591, "update the table in meter_circuit.rs and the crate docs");
+    assert_eq!(per_record, 590, "update the table in meter_circuit.rs and the crate docs");
     assert_eq!(per_record, CONSTRAINTS_PER_SLOT);
     assert_eq!(one - per_record, CONSTRAINTS_PER_EPOCH, "update meter_circuit.rs docs");
 }

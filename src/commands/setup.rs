@@ -23,13 +23,13 @@ pub fn run(data_dir: &Path, args: Args) -> Result<()> {
     let slots = super::check_slots(args.records)?;
     let store = KeyStore::new(data_dir);
     let (pk_path, vk_path) = store.paths(slots);
-    if !args.force && pk_path.exists() {
-        if let Ok((_, header, _)) = store.verifying_key(None, slots) {
-            if header == CircuitShape::meter(slots).header {
-                println!("keys for {slots} record slots already exist in {} (use --force to replace them)", pk_path.parent().unwrap_or(&pk_path).display());
-                return Ok(());
-            }
-        }
+    if !args.force
+        && pk_path.exists()
+        && let Ok((_, header, _)) = store.verifying_key(None, slots)
+        && header == CircuitShape::meter(slots).header
+    {
+        println!("keys for {slots} record slots already exist in {} (use --force to replace them)", pk_path.parent().unwrap_or(&pk_path).display());
+        return Ok(());
     }
     let started = Instant::now();
     let prover = store.setup(slots)?;

@@ -1,0 +1,93 @@
+//! Writes the real-proof fixture the Solidity tests verify on-chain:
+//! `contracts/test/fixtures/meter_proof.json`.
+//!
+//! ```sh
+//! cargo run --release --example contract_fixture [-- OUT]
+//! ```
+//!
+//! Everything is deterministic (seeded setup, seeded proof, a fixed throwaway meter
+//! key), so running it again after a circuit change gives a reviewable diff. Words
+//! are decimal strings in the EVM order of `zkmeter_verifier::proof_codec`; the
+//! stream is job 1 of the fixture meter, starting from its genesis state.
+
+use anyhow::Result;
+use ark_bn254::{Fq, Fr};
+use ark_ff::PrimeField;
+use k256::ecdsa::SigningKey;
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use serde_json::json;
+use sha3::{Digest, Keccak256};
+use std::path::PathBuf;
+use zkmeter_circuits::{CircuitShape, MeterProver, PerClass, ResourceClass, StreamId, UsageRecord, build_epoch, keys};
+use zkmeter_verifier::proof_codec::{Word, encode_proof, encode_verifying_key};
+
+const SLOTS: u32 = 4;
+
+fn dec(word: &[u8]) -> String {
+    Fq::from_be_bytes_mod_order(word).into_bigint().to_string()
+}
+
+fn words(ws: &[Word]) -> Vec<String> {
+    ws.iter().map(|w| dec(w)).collect()
+}
+
+fn fr(x: &Fr) -> String {
+    x.into_bigint().to_string()
+}
+
+fn main() -> Result<()> {
+    let out = std::env::args()
+        .nth(1)
+        .map_or_else(|| PathBuf::from("contracts/test/fixtures/meter_proof.json"), PathBuf::from);
+
+    let secret: [u8; 32] = Keccak256::digest(b"zkmeter contract fixture meter (test key, never use)").into();
+    let key = SigningKey::from_bytes(&secret.into())?;
+    let point = key.verifying_key().to_encoded_point(false);
+    let meter: [u8; 20] = Keccak256::digest(&point.as_bytes()[1..])[12..].try_into()?;
+    let stream = StreamId { meter, job_id: 1 };
+
+    let records = [
+        UsageRecord { seq: 1, start_ms: 1_000, end_ms: 4_000, class: ResourceClass::Gpu, quantity: 20_000 },
+        UsageRecord { seq: 2, start_ms: 4_000, end_ms: 5_000, class: ResourceClass::Energy, quantity: 7_000 },
+        UsageRecord { seq: 3, start_ms: 5_200, end_ms: 9_200, class: ResourceClass::Gpu, quantity: 31_000 },
+    ];
+    let capacity = PerClass([8, 128, 10_000_000_000, 12_500_000, 10_000]);
+    let (statement, witness) = build_epoch(stream, stream.genesis(), &records, capacity, Fr::from(424242u64), SLOTS as usize)?;
+
+    let mut rng = ChaCha20Rng::seed_from_u64(20261123);
+    let shape = CircuitShape::meter(SLOTS);
+    let pk = keys::setup(&shape, &mut rng)?;
+    let prover = MeterProver::new(shape, pk);
+    let proof = prover.prove(&statement.instance(), &witness, &mut rng)?;
+
+    let vk = encode_verifying_key(prover.verifying_key());
+    let proof_words: Vec<String> = encode_proof(&proof).chunks(32).map(dec).collect();
+    let fixture = json!({
+        "vk": {
+            "alpha": words(&vk.alpha),
+            "beta": words(&vk.beta),
+            "gamma": words(&vk.gamma),
+            "delta": words(&vk.delta),
+            "ic": vk.ic.iter().map(|p| words(p)).collect::<Vec<_>>(),
+        },
+        "proof": proof_words,
+        "public_inputs": statement.public_inputs().iter().map(fr).collect::<Vec<_>>(),
+        "statement": {
+            "meter": format!("0x{}", hex::encode(meter)),
+            "job_id": stream.job_id,
+            "prev": { "head": fr(&statement.prev.head), "seq": statement.prev.seq, "end_ms": statement.prev.end_ms },
+            "new": { "head": fr(&statement.new.head), "seq": statement.new.seq, "end_ms": statement.new.end_ms },
+            "totals": statement.totals.0,
+            "record_count": statement.record_count,
+            "capacity": statement.capacity.0,
+        },
+        "meter_private_key": format!("0x{}", hex::encode(secret)),
+    });
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&out, serde_json::to_string_pretty(&fixture)? + "\n")?;
+    println!("wrote {}", out.display());
+    Ok(())
+}
