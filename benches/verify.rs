@@ -1,10 +1,8 @@
 //! Groth16 verification throughput: single vs batched, against stock ark-groth16.
 //!
-//! Verification cost depends only on the number of public inputs (one MSM of that
-//! size, the pairings, the final exponentiation), never on the circuit's size, so a
-//! toy circuit with the meter statement's six public inputs measures what verifying a
-//! meter proof costs. The inputs are full-size field elements (powers of a random
-//! `w`), like the meter statement's heads: the MSM is faster for small scalars.
+//! The proofs are real meter-circuit proofs (N = 2 record slots, so setting up is
+//! quick): verification cost depends only on the number of public inputs (six, one
+//! MSM of that size, the pairings, the final exponentiation), never on N.
 //!
 //! For each batch size n in 1, 8, 32, 128, over the same n valid proofs:
 //! - `ark_groth16/n`: stock `Groth16::verify_proof` per proof (the anchor);
@@ -18,73 +16,45 @@
 //! Run: `cargo bench --bench verify`
 
 use ark_bn254::{Bn254, Fr};
-use ark_ff::UniformRand;
 use ark_groth16::{Groth16, Proof};
-use ark_relations::gr1cs::{
-    ConstraintSynthesizer, ConstraintSystemRef, LinearCombination, SynthesisError, Variable,
-};
-use ark_snark::{CircuitSpecificSetupSNARK, SNARK};
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
 use rand::{SeedableRng, rngs::StdRng};
 use std::time::Duration;
+use zkmeter_circuits::{
+    CircuitShape, MeterProver, PUBLIC_INPUTS, PerClass, ResourceClass, StreamId, UsageRecord, build_epoch, keys,
+};
 use zkmeter_verifier::{BatchItem, Verifier};
 
-const PUBLIC_INPUTS: usize = 6;
 const BATCH_SIZES: [usize; 4] = [1, 8, 32, 128];
+const SLOTS: u32 = 2;
 
-/// Knows `w` such that the public inputs are `w, w², …, w⁶`.
-struct Powers {
-    w: Option<Fr>,
-}
-
-impl ConstraintSynthesizer<Fr> for Powers {
-    fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
-        let w_value = self.w.ok_or(SynthesisError::AssignmentMissing);
-        let w = cs.new_witness_variable(|| w_value)?;
-        let mut power = cs.new_input_variable(|| w_value)?;
-        cs.enforce_r1cs_constraint(
-            || LinearCombination::from(w),
-            || LinearCombination::from(Variable::One),
-            || LinearCombination::from(power),
-        )?;
-        let mut power_value = self.w;
-        for _ in 1..PUBLIC_INPUTS {
-            power_value = power_value.zip(self.w).map(|(p, w)| p * w);
-            let next =
-                cs.new_input_variable(|| power_value.ok_or(SynthesisError::AssignmentMissing))?;
-            cs.enforce_r1cs_constraint(
-                || LinearCombination::from(power),
-                || LinearCombination::from(w),
-                || LinearCombination::from(next),
-            )?;
-            power = next;
-        }
-        Ok(())
-    }
-}
-
-fn statement(w: Fr) -> Vec<Fr> {
-    std::iter::successors(Some(w), |p| Some(*p * w))
-        .take(PUBLIC_INPUTS)
-        .collect()
+/// The first epoch of stream `i`: two records, distinct per stream.
+fn epoch_proof(prover: &MeterProver, i: u64, rng: &mut StdRng) -> (Proof<Bn254>, [Fr; PUBLIC_INPUTS]) {
+    let stream = StreamId { meter: [0x77; 20], job_id: i + 1 };
+    let records = [
+        UsageRecord { seq: 1, start_ms: 1_000 + i, end_ms: 5_000 + i, class: ResourceClass::Gpu, quantity: 30_000 + i },
+        UsageRecord { seq: 2, start_ms: 5_000 + i, end_ms: 6_000 + i, class: ResourceClass::Energy, quantity: 9_000 + i },
+    ];
+    let caps = PerClass([8, 128, 1 << 40, 1 << 24, 10_000]);
+    let (statement, witness) =
+        build_epoch(stream, stream.genesis(), &records, caps, Fr::from(i), SLOTS as usize).expect("valid records");
+    let proof = prover.prove(&statement.instance(), &witness, rng).expect("proof");
+    (proof, statement.public_inputs())
 }
 
 fn bench_verify(c: &mut Criterion) {
     let mut rng = StdRng::seed_from_u64(1);
-    let (pk, vk) = Groth16::<Bn254>::setup(Powers { w: None }, &mut rng).expect("toy setup");
+    let shape = CircuitShape::meter(SLOTS);
+    let pk = keys::setup(&shape, &mut rng).expect("setup");
+    let prover = MeterProver::new(shape, pk);
     let max = BATCH_SIZES[BATCH_SIZES.len() - 1];
-    let proofs: Vec<(Proof<Bn254>, Vec<Fr>)> = (0..max)
-        .map(|_| {
-            let w = Fr::rand(&mut rng);
-            let proof =
-                Groth16::<Bn254>::prove(&pk, Powers { w: Some(w) }, &mut rng).expect("toy proof");
-            (proof, statement(w))
-        })
-        .collect();
-    let verifier = Verifier::new(&vk);
-    let pvk = ark_groth16::prepare_verifying_key(&vk);
+    let proofs: Vec<(Proof<Bn254>, [Fr; PUBLIC_INPUTS])> =
+        (0..max as u64).map(|i| epoch_proof(&prover, i, &mut rng)).collect();
+    let vk = prover.verifying_key();
+    let verifier = Verifier::new(vk);
+    let pvk = ark_groth16::prepare_verifying_key(vk);
     // Production draws the batch's ρ from a CSPRNG; so does the benchmark.
     let mut batch_rng = StdRng::from_entropy();
 

@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+/// @title IGroth16Verifier
+/// @notice What the settlement contract needs from a circuit's verifier: a yes/no answer
+///         for one Groth16 proof over BN254 and the circuit's six public inputs.
+interface IGroth16Verifier {
+    /// @notice Checks one Groth16 proof against six public inputs.
+    /// @param proof A.x, A.y, B.x.c1, B.x.c0, B.y.c1, B.y.c0, C.x, C.y (the pairing
+    ///        precompile's G2 order: imaginary part first).
+    /// @param input The public inputs, each a BN254 scalar (< r).
+    /// @return valid True iff the pairing equation holds. Malformed input (an input ≥ r,
+    ///         a coordinate ≥ q, a point off its curve or outside its subgroup) reverts.
+    function verifyProof(uint256[8] calldata proof, uint256[6] calldata input) external view returns (bool valid);
+
+    /// @notice Checks several proofs at once, as one random linear combination of their
+    ///         pairing equations: n proofs cost n + 3 pairings instead of 4n.
+    /// @param proofs One proof per statement, each in verifyProof's word order.
+    /// @param inputs The public inputs of each proof, same order.
+    /// @return valid True iff (with overwhelming probability) every proof is valid.
+    ///         Malformed input reverts as in verifyProof.
+    function verifyBatch(uint256[8][] calldata proofs, uint256[6][] calldata inputs) external view returns (bool valid);
+}

@@ -1,0 +1,734 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC1155Receiver} from "@openzeppelin/contracts/token/ERC1155/IERC1155Receiver.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
+
+import {IGroth16Verifier} from "./IGroth16Verifier.sol";
+import {ResourceToken} from "./ResourceToken.sol";
+
+/// @title Settlement
+/// @notice Turns proven meter readings into resource-token payments.
+///
+///  - Providers register meters (an Ethereum address whose key signs the meter's stream
+///    states) with a capacity per resource class; governance can require an attestor to
+///    approve each meter before it is used.
+///  - A consumer opens a job with a registered meter, escrowing resource tokens. The job's
+///    stream (meter, jobId) starts at its genesis state.
+///  - `settle` moves a stream forward by one epoch: it checks the meter's EIP-712 signature
+///    over the new state, checks that the statement continues the stored state, verifies
+///    the Groth16 proof with the circuit's registered verifier, stores the new state, then
+///    burns the consumer's escrowed tokens at the tariff and mints the provider's (less a
+///    protocol fee, which is burned). Anyone may submit a settlement: the proof and the
+///    signature are the authority, not the sender. `settleBatch` settles several epochs
+///    with one batched pairing check (n + 3 pairings for n proofs instead of 4n).
+///  - Unused escrow goes back to the consumer when the job is closed.
+///
+/// Replay protection keys on the statement: a proof only settles against the stored
+/// state it continues, so neither the same proof nor a re-randomised one (Groth16 proofs
+/// are malleable) can settle an epoch twice.
+///
+/// Rules decided here:
+///  - Bill larger than the escrow: the epoch still settles (the proof shows the usage
+///    happened, and a stream that could not move on would block every later epoch). Each
+///    class pays what its escrow holds, and `EscrowShortfall` records the unpaid rest.
+///    Providers watch the escrow and stop serving jobs that run dry.
+///  - Tariffs are read when an epoch settles: a governance change applies to every epoch
+///    settled after it. A class's bill is floor(total · amount / per).
+///  - Protocol fee: floor(paid · protocolFeeBps / 10 000) of each class is burned instead of
+///    minted to the provider; at most MAX_PROTOCOL_FEE_BPS.
+///  - Expiry: a job can be settled until `expiresAt + settlementGrace` (the grace lets the
+///    provider prove its last epoch). The provider may close a job at any time; after the
+///    grace anyone may, and the rest of the escrow goes back to the consumer either way.
+///    The consumer can move `expiresAt` (not into the past) while the job is live.
+///  - Meters belong to the provider that registered them first, for good. Re-registering
+///    (a new capacity) clears the attestor's approval.
+contract Settlement is AccessControl, EIP712, IERC1155Receiver {
+    /// @notice Registers circuits, sets tariffs, the protocol fee, the settlement grace and
+    ///         whether meters need an attestor's approval.
+    bytes32 public constant GOVERNANCE_ROLE = keccak256("GOVERNANCE_ROLE");
+    /// @notice Approves and revokes meters.
+    bytes32 public constant ATTESTOR_ROLE = keccak256("ATTESTOR_ROLE");
+
+    /// @notice EIP-712 type of what a meter signs: its stream's new state.
+    bytes32 public constant STREAM_STATE_TYPEHASH =
+        keccak256("StreamState(address meter,uint64 jobId,uint256 head,uint64 seq,uint64 endMs)");
+    /// @notice Domain tag of genesis heads (the circuits crate uses the same bytes).
+    string public constant GENESIS_TAG = "zkmeter.stream.v1";
+
+    /// @notice Number of resource classes (0 gpu, 1 cpu, 2 storage, 3 network, 4 energy).
+    uint256 public constant CLASSES = 5;
+    /// @notice Highest protocol fee governance can set, in basis points (10 %).
+    uint256 public constant MAX_PROTOCOL_FEE_BPS = 1_000;
+    /// @notice Grace period a new deployment starts with, in seconds.
+    uint64 public constant DEFAULT_SETTLEMENT_GRACE = 1 days;
+
+    /// @dev BN254 scalar field modulus.
+    uint256 internal constant R = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
+    /// @dev An epoch has fewer than 2^32 records (the statement packs its count in 32 bits).
+    uint256 internal constant RECORD_COUNT_LIMIT = 1 << 32;
+
+    /// @notice Where a stream stands: the head of its hash chain, the seq of its last
+    ///         record, the end of its last record (Unix ms).
+    struct StreamState {
+        uint256 head;
+        uint64 seq;
+        uint64 endMs;
+    }
+
+    /// @notice One epoch of one stream, as proven: the stream (meter, jobId) moved from
+    ///         `prev` to `next` through `next.seq − prev.seq` records whose quantities add
+    ///         up to `totals` (per class, in the class's base unit). The capacities the
+    ///         proof is checked against are the meter's registered ones, never the caller's.
+    struct MeterStatement {
+        uint64 jobId;
+        StreamState prev;
+        StreamState next;
+        uint64[5] totals;
+    }
+
+    /// @notice A class's price: `amount` token base units per `per` quantity units.
+    struct Tariff {
+        uint128 amount;
+        uint128 per;
+    }
+
+    /// @notice Lifecycle of a job.
+    enum JobStatus {
+        None,
+        Open,
+        Closed
+    }
+
+    /// @notice A job as `job` returns it.
+    struct JobView {
+        address consumer;
+        address provider;
+        address meter;
+        uint64 expiresAt;
+        JobStatus status;
+        StreamState state;
+        uint128[5] escrow;
+    }
+
+    /// @dev A registered meter: capacity is the statement's packed capacity input
+    ///      (cap[c] << 48c), so settling reads it in one word.
+    struct Meter {
+        uint240 capacity;
+        bool approved;
+        address provider;
+    }
+
+    /// @dev Slots 0–2 are what a settlement reads, slots 0 and 2 what it writes. seq and
+    ///      endMs share slot 0 with fields set at opening, so the first settlement does not
+    ///      pay for turning a zero slot non-zero.
+    struct Job {
+        uint64 seq;
+        uint64 endMs;
+        uint64 expiresAt;
+        JobStatus status;
+        address meter;
+        uint256 head;
+        address consumer;
+        uint128[5] escrow;
+    }
+
+    /// @notice The resource tokens escrowed, burned and minted.
+    ResourceToken public immutable token;
+
+    /// @notice Circuit registry: the verifier of each circuit id (zero: not registered).
+    mapping(bytes32 circuitId => IGroth16Verifier verifier) public verifiers;
+
+    mapping(address meter => Meter) private _meters;
+    mapping(uint64 jobId => Job) private _jobs;
+    Tariff[CLASSES] private _tariffs;
+
+    /// @notice Number of jobs opened so far; job ids are 1 ..= jobCount.
+    uint64 public jobCount;
+    /// @notice Seconds after a job's expiry during which it can still be settled.
+    uint64 public settlementGrace;
+    /// @notice Share of each payment burned as protocol fee, in basis points.
+    uint16 public protocolFeeBps;
+    /// @notice Whether meters need an attestor's approval to open and settle jobs.
+    bool public attestationRequired;
+
+    /// @notice `provider` registered `meter` (or changed its capacity) with `capacity`.
+    event MeterRegistered(address indexed meter, address indexed provider, uint48[5] capacity);
+    /// @notice `attestor` approved `meter`.
+    event MeterApproved(address indexed meter, address indexed attestor);
+    /// @notice `attestor` withdrew its approval of `meter`.
+    event MeterRevoked(address indexed meter, address indexed attestor);
+    /// @notice Meters now do (or do not) need an attestor's approval.
+    event AttestationRequirementSet(bool required);
+    /// @notice Circuit `circuitId` is now verified by `verifier` (zero: removed).
+    event CircuitSet(bytes32 indexed circuitId, address verifier);
+    /// @notice Class `class` now costs `amount` token base units per `per` quantity units.
+    event TariffSet(uint256 indexed class, uint128 amount, uint128 per);
+    /// @notice The protocol fee is now `bps` basis points.
+    event ProtocolFeeSet(uint256 bps);
+    /// @notice The settlement grace is now `grace` seconds.
+    event SettlementGraceSet(uint64 grace);
+    /// @notice `consumer` opened job `jobId` with `provider`'s `meter`, escrowing `escrow`;
+    ///         its stream starts at (`genesisHead`, 0, 0).
+    event JobOpened(
+        uint64 indexed jobId,
+        address indexed consumer,
+        address indexed provider,
+        address meter,
+        uint64 expiresAt,
+        uint128[5] escrow,
+        uint256 genesisHead
+    );
+    /// @notice `funder` added `amounts` to the escrow of job `jobId`.
+    event JobFunded(uint64 indexed jobId, address indexed funder, uint128[5] amounts);
+    /// @notice Job `jobId` now expires at `expiresAt` (Unix seconds).
+    event JobExpirySet(uint64 indexed jobId, uint64 expiresAt);
+    /// @notice `closedBy` closed job `jobId`; `refund` went back to the consumer.
+    event JobClosed(uint64 indexed jobId, address indexed closedBy, uint128[5] refund);
+    /// @notice Job `jobId`'s stream moved to (`head`, `seq`, `endMs`) through an epoch
+    ///         proven with circuit `circuitId` whose usage was `totals`; `burned` tokens of
+    ///         each class left the escrow, `minted` went to `provider` (the difference is
+    ///         the protocol fee).
+    event Settled(
+        uint64 indexed jobId,
+        bytes32 indexed circuitId,
+        address indexed provider,
+        uint256 head,
+        uint64 seq,
+        uint64 endMs,
+        uint64[5] totals,
+        uint256[5] burned,
+        uint256[5] minted
+    );
+    /// @notice The escrow of job `jobId` did not cover the epoch just settled: `unpaid` per
+    ///         class was billed but not paid.
+    event EscrowShortfall(uint64 indexed jobId, uint256[5] unpaid);
+
+    /// @notice An address that must be set is zero.
+    error ZeroAddress();
+    /// @notice No verifier is registered for `circuitId`.
+    error UnknownCircuit(bytes32 circuitId);
+    /// @notice `account` has no code, so it cannot be a verifier.
+    error NotAContract(address account);
+    /// @notice `class` is not a resource class.
+    error UnknownClass(uint256 class);
+    /// @notice A tariff's `per` must be at least 1.
+    error ZeroTariffDenominator();
+    /// @notice `bps` is above MAX_PROTOCOL_FEE_BPS.
+    error ProtocolFeeTooHigh(uint256 bps);
+    /// @notice `meter` is registered by `provider`, not by the caller.
+    error MeterOwnedByOther(address meter, address provider);
+    /// @notice `meter` is not registered.
+    error MeterNotRegistered(address meter);
+    /// @notice `meter` needs an attestor's approval and does not have it.
+    error MeterNotApproved(address meter);
+    /// @notice `expiresAt` is not after the current block's timestamp.
+    error ExpiryInPast(uint64 expiresAt);
+    /// @notice Job `jobId` does not exist.
+    error UnknownJob(uint64 jobId);
+    /// @notice Job `jobId` is not open (never opened, or closed).
+    error JobNotOpen(uint64 jobId);
+    /// @notice Job `jobId` could only be settled or changed until `deadline`.
+    error JobExpired(uint64 jobId, uint256 deadline);
+    /// @notice Only the provider may close job `jobId` before `closableAfter`.
+    error JobNotExpired(uint64 jobId, uint256 closableAfter);
+    /// @notice Only the consumer of job `jobId` may do this.
+    error NotConsumer(uint64 jobId);
+    /// @notice The escrow of class `class` would not fit in 128 bits.
+    error EscrowTooLarge(uint256 class);
+    /// @notice The statement does not continue the stored state, which is
+    ///         (`head`, `seq`, `endMs`): the epoch was settled already, or never led here.
+    error StaleState(uint256 head, uint64 seq, uint64 endMs);
+    /// @notice `next.seq − prev.seq` must be between 1 and 2^32 − 1.
+    error BadRecordCount(uint64 prevSeq, uint64 nextSeq);
+    /// @notice The signature over the new state recovers to `signer`, not to the job's `meter`.
+    error WrongMeterSignature(address signer, address meter);
+    /// @notice A batch needs at least one epoch, and one proof and one signature per epoch.
+    error BatchLength();
+    /// @notice The verifier rejected the proof.
+    error InvalidProof();
+    /// @notice This contract only takes tokens it pulls itself into a job's escrow.
+    error UnexpectedTokens();
+
+    /// @notice Deploys the settlement contract. It must then be given ResourceToken's
+    ///         MINTER_ROLE, and circuits must be registered, before jobs can settle.
+    /// @param token_ The resource token contract.
+    /// @param admin Receives DEFAULT_ADMIN_ROLE and GOVERNANCE_ROLE.
+    /// @dev Starts with every tariff at 1 token base unit per quantity unit, no protocol
+    ///      fee, DEFAULT_SETTLEMENT_GRACE and no attestation requirement.
+    constructor(ResourceToken token_, address admin) EIP712("zkmeter", "1") {
+        if (address(token_) == address(0) || admin == address(0)) revert ZeroAddress();
+        token = token_;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(GOVERNANCE_ROLE, admin);
+        for (uint256 c; c < CLASSES; ++c) {
+            _tariffs[c] = Tariff(1, 1);
+        }
+        settlementGrace = DEFAULT_SETTLEMENT_GRACE;
+    }
+
+    // ------------------------------------------------------------------ meters
+
+    /// @notice Registers `meter` for the caller (its provider) with `capacity`, or changes
+    ///         the capacity of a meter the caller registered before. Clears the meter's
+    ///         approval: when attestation is required, an attestor must approve it (again).
+    /// @param meter The meter's address (its key signs the meter's stream states).
+    /// @param capacity Per class, the most the meter can measure per millisecond, in the
+    ///        class's base unit; the proof checks every record against it.
+    function registerMeter(address meter, uint48[5] calldata capacity) external {
+        if (meter == address(0)) revert ZeroAddress();
+        Meter storage m = _meters[meter];
+        address provider = m.provider;
+        if (provider != address(0) && provider != msg.sender) revert MeterOwnedByOther(meter, provider);
+        uint256 packed;
+        for (uint256 c; c < CLASSES; ++c) {
+            packed |= uint256(capacity[c]) << (48 * c);
+        }
+        // forge-lint: disable-next-line(unsafe-typecast) five 48-bit parts fill 240 bits
+        m.capacity = uint240(packed);
+        m.approved = false;
+        m.provider = msg.sender;
+        emit MeterRegistered(meter, msg.sender, capacity);
+    }
+
+    /// @notice Approves a registered meter. ATTESTOR_ROLE only.
+    /// @param meter The meter.
+    function approveMeter(address meter) external onlyRole(ATTESTOR_ROLE) {
+        Meter storage m = _registered(meter);
+        m.approved = true;
+        emit MeterApproved(meter, msg.sender);
+    }
+
+    /// @notice Withdraws the approval of a registered meter: while attestation is required,
+    ///         its jobs can no longer be opened or settled. ATTESTOR_ROLE only.
+    /// @param meter The meter.
+    function revokeMeter(address meter) external onlyRole(ATTESTOR_ROLE) {
+        Meter storage m = _registered(meter);
+        m.approved = false;
+        emit MeterRevoked(meter, msg.sender);
+    }
+
+    /// @notice A meter's registration.
+    /// @param meter The meter.
+    /// @return provider Who registered it (zero: not registered).
+    /// @return approved Whether an attestor approved it.
+    /// @return capacity Its capacity per class.
+    function meterInfo(address meter)
+        external
+        view
+        returns (address provider, bool approved, uint48[5] memory capacity)
+    {
+        Meter storage m = _meters[meter];
+        uint256 packed = m.capacity;
+        for (uint256 c; c < CLASSES; ++c) {
+            // forge-lint: disable-next-line(unsafe-typecast) keeps part c, the low 48 bits
+            capacity[c] = uint48(packed >> (48 * c));
+        }
+        return (m.provider, m.approved, capacity);
+    }
+
+    // ------------------------------------------------------------------ governance
+
+    /// @notice Registers `verifier` as the verifier of `circuitId`, or removes the circuit
+    ///         (verifier zero). GOVERNANCE_ROLE only.
+    /// @param circuitId The circuit's id, e.g. keccak256 of its name and record slots.
+    /// @param verifier A Groth16Verifier deployed with the circuit's verifying key.
+    function setCircuit(bytes32 circuitId, IGroth16Verifier verifier) external onlyRole(GOVERNANCE_ROLE) {
+        if (address(verifier) != address(0) && address(verifier).code.length == 0) {
+            revert NotAContract(address(verifier));
+        }
+        verifiers[circuitId] = verifier;
+        emit CircuitSet(circuitId, address(verifier));
+    }
+
+    /// @notice Sets the price of class `class`: `amount` token base units per `per`
+    ///         quantity units. Applies to every epoch settled from now on. GOVERNANCE_ROLE only.
+    /// @param class A resource class.
+    /// @param amount Token base units charged per `per` quantity units (zero: free).
+    /// @param per Quantity units the amount is for; at least 1.
+    function setTariff(uint256 class, uint128 amount, uint128 per) external onlyRole(GOVERNANCE_ROLE) {
+        if (class >= CLASSES) revert UnknownClass(class);
+        if (per == 0) revert ZeroTariffDenominator();
+        _tariffs[class] = Tariff(amount, per);
+        emit TariffSet(class, amount, per);
+    }
+
+    /// @notice Sets the protocol fee, burned out of every payment. GOVERNANCE_ROLE only.
+    /// @param bps Basis points, at most MAX_PROTOCOL_FEE_BPS.
+    function setProtocolFee(uint256 bps) external onlyRole(GOVERNANCE_ROLE) {
+        if (bps > MAX_PROTOCOL_FEE_BPS) revert ProtocolFeeTooHigh(bps);
+        // forge-lint: disable-next-line(unsafe-typecast) bps <= MAX_PROTOCOL_FEE_BPS
+        protocolFeeBps = uint16(bps);
+        emit ProtocolFeeSet(bps);
+    }
+
+    /// @notice Sets how long after its expiry a job can still be settled (and only its
+    ///         provider can close it). GOVERNANCE_ROLE only.
+    /// @param grace Seconds.
+    function setSettlementGrace(uint64 grace) external onlyRole(GOVERNANCE_ROLE) {
+        settlementGrace = grace;
+        emit SettlementGraceSet(grace);
+    }
+
+    /// @notice Sets whether meters need an attestor's approval to open and settle jobs.
+    ///         GOVERNANCE_ROLE only.
+    /// @param required True to require approval.
+    function setAttestationRequired(bool required) external onlyRole(GOVERNANCE_ROLE) {
+        attestationRequired = required;
+        emit AttestationRequirementSet(required);
+    }
+
+    /// @notice The price of class `class`.
+    /// @param class A resource class.
+    /// @return amount Token base units charged per `per` quantity units.
+    /// @return per Quantity units the amount is for.
+    function tariff(uint256 class) external view returns (uint128 amount, uint128 per) {
+        if (class >= CLASSES) revert UnknownClass(class);
+        Tariff storage t = _tariffs[class];
+        return (t.amount, t.per);
+    }
+
+    // ------------------------------------------------------------------ jobs
+
+    /// @notice Opens a job with `meter` (and so with its provider), escrowing `escrow`
+    ///         tokens of each class from the caller, who becomes the job's consumer. The
+    ///         caller must have approved this contract on the token (setApprovalForAll).
+    /// @param meter A registered (and, if required, approved) meter.
+    /// @param expiresAt Unix seconds, in the future; see `settlementGrace`.
+    /// @param escrow Tokens of each class to escrow (zero allowed).
+    /// @return jobId The new job's id (ids count from 1).
+    function openJob(address meter, uint64 expiresAt, uint128[5] calldata escrow) external returns (uint64 jobId) {
+        Meter storage m = _registered(meter);
+        if (attestationRequired && !m.approved) revert MeterNotApproved(meter);
+        if (expiresAt <= block.timestamp) revert ExpiryInPast(expiresAt);
+        jobId = ++jobCount;
+        uint256 head = genesisHead(meter, jobId);
+        Job storage job = _jobs[jobId];
+        job.meter = meter;
+        job.expiresAt = expiresAt;
+        job.status = JobStatus.Open;
+        job.head = head;
+        job.consumer = msg.sender;
+        job.escrow = escrow;
+        emit JobOpened(jobId, msg.sender, m.provider, meter, expiresAt, escrow, head);
+        _moveTokens(msg.sender, address(this), escrow);
+    }
+
+    /// @notice Adds `amounts` to the escrow of a live job, from the caller (who must have
+    ///         approved this contract on the token). Anyone may fund a job; what is left
+    ///         at closing goes to its consumer.
+    /// @param jobId The job.
+    /// @param amounts Tokens of each class to add.
+    function fundJob(uint64 jobId, uint128[5] calldata amounts) external {
+        Job storage job = _live(jobId);
+        for (uint256 c; c < CLASSES; ++c) {
+            if (amounts[c] == 0) continue;
+            uint256 sum = uint256(job.escrow[c]) + amounts[c];
+            if (sum > type(uint128).max) revert EscrowTooLarge(c);
+            // forge-lint: disable-next-line(unsafe-typecast) checked just above
+            job.escrow[c] = uint128(sum);
+        }
+        emit JobFunded(jobId, msg.sender, amounts);
+        _moveTokens(msg.sender, address(this), amounts);
+    }
+
+    /// @notice Moves the expiry of a live job, later or earlier but not into the past.
+    ///         Consumer only. To stop a job, set it to now: the provider can still settle
+    ///         for `settlementGrace`, then anyone can close it.
+    /// @param jobId The job.
+    /// @param expiresAt Unix seconds, not before the current block's timestamp.
+    function setJobExpiry(uint64 jobId, uint64 expiresAt) external {
+        Job storage job = _live(jobId);
+        if (msg.sender != job.consumer) revert NotConsumer(jobId);
+        if (expiresAt < block.timestamp) revert ExpiryInPast(expiresAt);
+        job.expiresAt = expiresAt;
+        emit JobExpirySet(jobId, expiresAt);
+    }
+
+    /// @notice Closes an open job and sends the rest of its escrow back to the consumer.
+    ///         The provider may close at any time (giving up further settlements); anyone
+    ///         may once `expiresAt + settlementGrace` has passed.
+    /// @param jobId The job.
+    function closeJob(uint64 jobId) external {
+        Job storage job = _jobs[jobId];
+        if (job.status != JobStatus.Open) revert JobNotOpen(jobId);
+        uint256 deadline = _deadline(job);
+        if (block.timestamp <= deadline && msg.sender != _meters[job.meter].provider) {
+            revert JobNotExpired(jobId, deadline);
+        }
+        uint128[5] memory refund = job.escrow;
+        delete job.escrow;
+        job.status = JobStatus.Closed;
+        emit JobClosed(jobId, msg.sender, refund);
+        _moveTokens(address(this), job.consumer, refund);
+    }
+
+    /// @notice A job.
+    /// @param jobId The job.
+    /// @return view_ Its consumer, provider, meter, expiry, status, stream state and escrow
+    ///         (all zero for a job that was never opened).
+    function jobInfo(uint64 jobId) external view returns (JobView memory view_) {
+        Job storage j = _jobs[jobId];
+        view_ = JobView({
+            consumer: j.consumer,
+            provider: _meters[j.meter].provider,
+            meter: j.meter,
+            expiresAt: j.expiresAt,
+            status: j.status,
+            state: StreamState(j.head, j.seq, j.endMs),
+            escrow: j.escrow
+        });
+    }
+
+    // ------------------------------------------------------------------ settlement
+
+    /// @notice Settles one epoch of a job's stream: checks the meter's signature over the
+    ///         new state, that the statement continues the stored state, and the proof
+    ///         (with circuit `circuitId`'s verifier); stores the new state; burns the bill
+    ///         (totals × tariff, capped by the escrow, see `EscrowShortfall`) from the
+    ///         escrow and mints it, less the protocol fee, to the provider. Anyone may call.
+    /// @param circuitId A registered circuit (e.g. the meter circuit with N record slots).
+    /// @param statement The epoch: job, previous and new stream state, per-class totals.
+    /// @param proof The Groth16 proof: A.x, A.y, B.x.c1, B.x.c0, B.y.c1, B.y.c0, C.x, C.y.
+    /// @param meterSignature The meter's 65-byte EIP-712 signature (r, s, v) over
+    ///        StreamState(meter, jobId, next.head, next.seq, next.endMs); high-s refused.
+    function settle(
+        bytes32 circuitId,
+        MeterStatement calldata statement,
+        uint256[8] calldata proof,
+        bytes calldata meterSignature
+    ) external {
+        IGroth16Verifier verifier = _verifier(circuitId);
+        uint256[6] memory inputs = _advance(statement, meterSignature);
+        if (!verifier.verifyProof(proof, inputs)) revert InvalidProof();
+        _pay(statement, circuitId);
+    }
+
+    /// @notice Settles several epochs in one transaction, as `settle` would one after the
+    ///         other, with one batched proof check (n + 3 pairings instead of 4n): the
+    ///         cheaper way to settle when epochs pile up. Epochs may belong to different
+    ///         jobs, or follow each other in the same job (in order). All or nothing: one
+    ///         bad epoch reverts the batch.
+    /// @param circuitId A registered circuit; every proof is for it.
+    /// @param statements The epochs, in the order they are applied.
+    /// @param proofs One proof per epoch, same order.
+    /// @param meterSignatures One meter signature per epoch, same order.
+    function settleBatch(
+        bytes32 circuitId,
+        MeterStatement[] calldata statements,
+        uint256[8][] calldata proofs,
+        bytes[] calldata meterSignatures
+    ) external {
+        IGroth16Verifier verifier = _verifier(circuitId);
+        uint256 n = statements.length;
+        if (n == 0 || proofs.length != n || meterSignatures.length != n) revert BatchLength();
+        uint256[6][] memory inputs = new uint256[6][](n);
+        for (uint256 i; i < n; ++i) {
+            inputs[i] = _advance(statements[i], meterSignatures[i]);
+        }
+        if (!verifier.verifyBatch(proofs, inputs)) revert InvalidProof();
+        for (uint256 i; i < n; ++i) {
+            _pay(statements[i], circuitId);
+        }
+    }
+
+    /// @notice The six public inputs `settle` would verify `statement`'s proof against:
+    ///         x0 prev.head; x1 next.head; x2 prev.seq | prev.endMs << 64 | next.endMs << 128 |
+    ///         (next.seq − prev.seq) << 192; x3 total[0] | total[1] << 64 | total[2] << 128;
+    ///         x4 total[3] | total[4] << 64; x5 the job's meter's capacity, cap[c] << 48c.
+    /// @param statement The epoch; its job must exist.
+    /// @return inputs x0..x5.
+    function publicInputs(MeterStatement calldata statement) external view returns (uint256[6] memory inputs) {
+        Job storage j = _jobs[statement.jobId];
+        if (j.status == JobStatus.None) revert UnknownJob(statement.jobId);
+        return _publicInputs(statement, _meters[j.meter].capacity);
+    }
+
+    /// @notice The EIP-712 digest a meter signs for its stream (`meter`, `jobId`) reaching `state`.
+    /// @param meter The meter.
+    /// @param jobId The job.
+    /// @param state The new state.
+    /// @return digest What `ecrecover` checks the signature against.
+    function stateDigest(address meter, uint64 jobId, StreamState calldata state) public view returns (bytes32 digest) {
+        return _hashTypedDataV4(
+            keccak256(abi.encode(STREAM_STATE_TYPEHASH, meter, jobId, state.head, state.seq, state.endMs))
+        );
+    }
+
+    /// @notice The head the stream (`meter`, `jobId`) starts from:
+    ///         keccak256(GENESIS_TAG ‖ meter ‖ jobId as 8 big-endian bytes) mod r.
+    /// @param meter The meter.
+    /// @param jobId The job.
+    /// @return head The genesis head (its seq and endMs are 0).
+    function genesisHead(address meter, uint64 jobId) public pure returns (uint256 head) {
+        return uint256(keccak256(abi.encodePacked(GENESIS_TAG, meter, jobId))) % R;
+    }
+
+    // ------------------------------------------------------------------ ERC-1155 receiver
+
+    /// @notice Accepts tokens only when this contract pulls them into an escrow itself.
+    /// @param operator Who moved the tokens: must be this contract.
+    /// @return The ERC-1155 acceptance magic value.
+    function onERC1155Received(address operator, address, uint256, uint256, bytes calldata)
+        external
+        view
+        returns (bytes4)
+    {
+        _acceptOnlyOwnPulls(operator);
+        return IERC1155Receiver.onERC1155Received.selector;
+    }
+
+    /// @notice Accepts tokens only when this contract pulls them into an escrow itself.
+    /// @param operator Who moved the tokens: must be this contract.
+    /// @return The ERC-1155 batch acceptance magic value.
+    function onERC1155BatchReceived(address operator, address, uint256[] calldata, uint256[] calldata, bytes calldata)
+        external
+        view
+        returns (bytes4)
+    {
+        _acceptOnlyOwnPulls(operator);
+        return IERC1155Receiver.onERC1155BatchReceived.selector;
+    }
+
+    /// @notice ERC-165: AccessControl and the ERC-1155 receiver interface.
+    /// @param interfaceId The interface asked about.
+    /// @return True iff this contract implements it.
+    function supportsInterface(bytes4 interfaceId) public view override(AccessControl, IERC165) returns (bool) {
+        return interfaceId == type(IERC1155Receiver).interfaceId || super.supportsInterface(interfaceId);
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _registered(address meter) private view returns (Meter storage m) {
+        m = _meters[meter];
+        if (m.provider == address(0)) revert MeterNotRegistered(meter);
+    }
+
+    /// @dev An open job within its settlement deadline.
+    function _live(uint64 jobId) private view returns (Job storage job) {
+        job = _jobs[jobId];
+        if (job.status != JobStatus.Open) revert JobNotOpen(jobId);
+        uint256 deadline = _deadline(job);
+        if (block.timestamp > deadline) revert JobExpired(jobId, deadline);
+    }
+
+    function _deadline(Job storage job) private view returns (uint256) {
+        return uint256(job.expiresAt) + settlementGrace;
+    }
+
+    function _verifier(bytes32 circuitId) private view returns (IGroth16Verifier verifier) {
+        verifier = verifiers[circuitId];
+        if (address(verifier) == address(0)) revert UnknownCircuit(circuitId);
+    }
+
+    /// @dev Everything `settle` checks before the proof, then the move to the new state;
+    ///      returns the public inputs the proof must be checked against (a failing check
+    ///      reverts the state change with everything else).
+    function _advance(MeterStatement calldata s, bytes calldata signature) private returns (uint256[6] memory) {
+        Job storage job = _live(s.jobId);
+        address meter = job.meter;
+        Meter storage m = _meters[meter];
+        if (attestationRequired && !m.approved) revert MeterNotApproved(meter);
+        if (job.head != s.prev.head || job.seq != s.prev.seq || job.endMs != s.prev.endMs) {
+            revert StaleState(job.head, job.seq, job.endMs);
+        }
+        address signer = ECDSA.recover(stateDigest(meter, s.jobId, s.next), signature);
+        if (signer != meter) revert WrongMeterSignature(signer, meter);
+        job.head = s.next.head;
+        job.seq = s.next.seq;
+        job.endMs = s.next.endMs;
+        return _publicInputs(s, m.capacity);
+    }
+
+    function _publicInputs(MeterStatement calldata s, uint256 capacity) private pure returns (uint256[6] memory x) {
+        uint64 prevSeq = s.prev.seq;
+        uint64 nextSeq = s.next.seq;
+        if (nextSeq <= prevSeq || nextSeq - prevSeq >= RECORD_COUNT_LIMIT) revert BadRecordCount(prevSeq, nextSeq);
+        uint64[5] calldata t = s.totals;
+        x[0] = s.prev.head;
+        x[1] = s.next.head;
+        x[2] = uint256(prevSeq) | uint256(s.prev.endMs) << 64 | uint256(s.next.endMs) << 128
+            | uint256(nextSeq - prevSeq) << 192;
+        x[3] = uint256(t[0]) | uint256(t[1]) << 64 | uint256(t[2]) << 128;
+        x[4] = uint256(t[3]) | uint256(t[4]) << 64;
+        x[5] = capacity;
+    }
+
+    /// @dev Bills each class with usage, takes what the escrow covers, burns it and mints
+    ///      it less the fee to the provider, and emits the settlement's events.
+    function _pay(MeterStatement calldata s, bytes32 circuitId) private {
+        Job storage job = _jobs[s.jobId];
+        address provider = _meters[job.meter].provider;
+        uint256[5] memory burned;
+        uint256[5] memory minted;
+        uint256[5] memory unpaid;
+        bool shortfall;
+        uint256 feeBps = protocolFeeBps;
+        for (uint256 c; c < CLASSES; ++c) {
+            uint256 total = s.totals[c];
+            if (total == 0) continue;
+            Tariff memory t = _tariffs[c];
+            uint256 bill = total * t.amount / t.per;
+            uint256 available = job.escrow[c];
+            uint256 paid = bill < available ? bill : available;
+            if (paid < bill) {
+                unpaid[c] = bill - paid;
+                shortfall = true;
+            }
+            if (paid == 0) continue;
+            // forge-lint: disable-next-line(unsafe-typecast) below `available`, a uint128
+            job.escrow[c] = uint128(available - paid);
+            burned[c] = paid;
+            minted[c] = paid - paid * feeBps / 10_000;
+        }
+        _burnAndMint(provider, burned, minted);
+        emit Settled(s.jobId, circuitId, provider, s.next.head, s.next.seq, s.next.endMs, s.totals, burned, minted);
+        if (shortfall) emit EscrowShortfall(s.jobId, unpaid);
+    }
+
+    /// @dev One burnBatch from this contract's escrow and one mintBatch to the provider,
+    ///      over the classes that were paid (none: no token call at all).
+    function _burnAndMint(address provider, uint256[5] memory burned, uint256[5] memory minted) private {
+        uint256 n;
+        for (uint256 c; c < CLASSES; ++c) {
+            if (burned[c] != 0) ++n;
+        }
+        if (n == 0) return;
+        uint256[] memory ids = new uint256[](n);
+        uint256[] memory burn = new uint256[](n);
+        uint256[] memory mint = new uint256[](n);
+        uint256 k;
+        for (uint256 c; c < CLASSES; ++c) {
+            if (burned[c] == 0) continue;
+            (ids[k], burn[k], mint[k]) = (c, burned[c], minted[c]);
+            ++k;
+        }
+        token.burnBatch(address(this), ids, burn);
+        token.mintBatch(provider, ids, mint, "");
+    }
+
+    /// @dev Moves the non-zero amounts of `amounts` from `from` to `to` in one batch.
+    function _moveTokens(address from, address to, uint128[5] memory amounts) private {
+        uint256 n;
+        for (uint256 c; c < CLASSES; ++c) {
+            if (amounts[c] != 0) ++n;
+        }
+        if (n == 0) return;
+        uint256[] memory ids = new uint256[](n);
+        uint256[] memory values = new uint256[](n);
+        uint256 k;
+        for (uint256 c; c < CLASSES; ++c) {
+            if (amounts[c] == 0) continue;
+            (ids[k], values[k]) = (c, amounts[c]);
+            ++k;
+        }
+        token.safeBatchTransferFrom(from, to, ids, values, "");
+    }
+
+    function _acceptOnlyOwnPulls(address operator) private view {
+        if (msg.sender != address(token) || operator != address(this)) revert UnexpectedTokens();
+    }
+}

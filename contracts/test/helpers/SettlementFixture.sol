@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {Test} from "forge-std/Test.sol";
+
+import {Groth16Verifier} from "../../src/Groth16Verifier.sol";
+import {IGroth16Verifier} from "../../src/IGroth16Verifier.sol";
+import {ResourceToken} from "../../src/ResourceToken.sol";
+import {Settlement} from "../../src/Settlement.sol";
+import {MockVerifier} from "./MockVerifier.sol";
+import {Trapdoor} from "./Trapdoor.sol";
+
+/// @notice A deployed system: token, settlement, a real Groth16Verifier with a trapdoor key
+///         (circuit REAL) and a mock verifier (circuit MOCK), a registered meter, a consumer
+///         holding tokens of every class and approving the settlement contract.
+abstract contract SettlementFixture is Test {
+    uint256 internal constant R = Trapdoor.R;
+    uint256 internal constant IC0 = 11;
+    bytes32 internal constant REAL = keccak256("zkmeter.meter.v1/trapdoor");
+    bytes32 internal constant MOCK = keccak256("zkmeter.meter.v1/mock");
+    uint256 internal constant METER_KEY = 0xA11CE;
+    uint256 internal constant START = 1_700_000_000;
+    uint64 internal constant LIFETIME = 30 days;
+    uint256 internal constant CONSUMER_TOKENS = 1e30;
+
+    address internal admin = makeAddr("admin");
+    address internal attestor = makeAddr("attestor");
+    address internal provider = makeAddr("provider");
+    address internal consumer = makeAddr("consumer");
+    address internal stranger = makeAddr("stranger");
+    address internal meter = vm.addr(METER_KEY);
+    uint48[5] internal capacity = [uint48(1), 64, 1e12, 1e7, (1 << 48) - 1];
+
+    ResourceToken internal token;
+    Settlement internal settlement;
+    Groth16Verifier internal verifier;
+    MockVerifier internal mock;
+
+    function setUp() public virtual {
+        vm.warp(START);
+        token = new ResourceToken(admin, "");
+        settlement = new Settlement(token, admin);
+        (uint256[2] memory a, uint256[4] memory b, uint256[4] memory g, uint256[4] memory d, uint256[2][] memory ic) =
+            Trapdoor.vk(IC0);
+        verifier = new Groth16Verifier(a, b, g, d, ic);
+        mock = new MockVerifier();
+
+        vm.startPrank(admin);
+        token.grantRole(token.MINTER_ROLE(), address(settlement));
+        token.grantRole(token.MINTER_ROLE(), admin);
+        settlement.grantRole(settlement.ATTESTOR_ROLE(), attestor);
+        settlement.setCircuit(REAL, verifier);
+        settlement.setCircuit(MOCK, mock);
+        uint256[] memory ids = new uint256[](5);
+        uint256[] memory amounts = new uint256[](5);
+        for (uint256 c; c < 5; ++c) {
+            (ids[c], amounts[c]) = (c, CONSUMER_TOKENS);
+        }
+        token.mintBatch(consumer, ids, amounts, "");
+        vm.stopPrank();
+
+        vm.prank(provider);
+        settlement.registerMeter(meter, capacity);
+        vm.prank(consumer);
+        token.setApprovalForAll(address(settlement), true);
+    }
+
+    // ------------------------------------------------------------ jobs
+
+    function _each(uint128 amount) internal pure returns (uint128[5] memory e) {
+        for (uint256 c; c < 5; ++c) {
+            e[c] = amount;
+        }
+    }
+
+    function _open(uint128[5] memory escrow) internal returns (uint64 jobId) {
+        vm.prank(consumer);
+        jobId = settlement.openJob(meter, uint64(block.timestamp) + LIFETIME, escrow);
+    }
+
+    function _state(uint64 jobId) internal view returns (Settlement.StreamState memory) {
+        return settlement.jobInfo(jobId).state;
+    }
+
+    function _escrowOf(uint64 jobId) internal view returns (uint128[5] memory) {
+        return settlement.jobInfo(jobId).escrow;
+    }
+
+    // ------------------------------------------------------------ statements
+
+    /// @dev The epoch after the job's stored state: `count` records, a minute each.
+    function _statement(uint64 jobId, uint64 count, uint64[5] memory totals)
+        internal
+        view
+        returns (Settlement.MeterStatement memory s)
+    {
+        s.jobId = jobId;
+        s.prev = _state(jobId);
+        s.next.head = uint256(keccak256(abi.encode("head", jobId, s.prev.seq))) % R;
+        s.next.seq = s.prev.seq + count;
+        s.next.endMs = s.prev.endMs + 60_000 * count;
+        s.totals = totals;
+    }
+
+    /// @dev `key`'s signature over the new state of the job's stream (meter, jobId).
+    function _sign(uint256 key, Settlement.MeterStatement memory s) internal view returns (bytes memory) {
+        (uint8 v, bytes32 r, bytes32 sig) = vm.sign(key, settlement.stateDigest(meter, s.jobId, s.next));
+        return abi.encodePacked(r, sig, v);
+    }
+
+    /// @dev The public inputs, packed here independently of the contract (sums of products
+    ///      rather than shifts and ors).
+    function _inputs(Settlement.MeterStatement memory s) internal view returns (uint256[6] memory x) {
+        uint256 two64 = 2 ** 64;
+        x[0] = s.prev.head;
+        x[1] = s.next.head;
+        x[2] = s.prev.seq + s.prev.endMs * two64 + s.next.endMs * two64 ** 2 + (s.next.seq - s.prev.seq) * two64 ** 3;
+        x[3] = s.totals[0] + s.totals[1] * two64 + s.totals[2] * two64 ** 2;
+        x[4] = s.totals[3] + s.totals[4] * two64;
+        for (uint256 c; c < 5; ++c) {
+            x[5] += capacity[c] * 2 ** (48 * c);
+        }
+    }
+
+    function _prove(Settlement.MeterStatement memory s, uint256 c) internal view returns (uint256[8] memory) {
+        return Trapdoor.prove(IC0, _inputs(s), c);
+    }
+
+    function _settle(Settlement.MeterStatement memory s) internal {
+        uint256[8] memory proof = _prove(s, 1);
+        bytes memory sig = _sign(METER_KEY, s);
+        settlement.settle(REAL, s, proof, sig);
+    }
+}
