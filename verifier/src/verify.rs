@@ -1,7 +1,7 @@
 //! Single Groth16 verification against a verifying key prepared once.
 
-use ark_bn254::{Bn254, Fr, G1Projective};
-use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM, pairing::Pairing};
+use ark_bn254::{Bn254, Fr};
+use ark_ec::{AffineRepr, CurveGroup, pairing::Pairing};
 use ark_groth16::{Groth16, PreparedVerifyingKey, Proof, VerifyingKey, prepare_verifying_key};
 use std::ops::Neg;
 use thiserror::Error;
@@ -79,8 +79,7 @@ impl Verifier {
     /// Checks `proof` against `public_inputs`.
     pub fn verify(&self, proof: &Proof<Bn254>, public_inputs: &[Fr]) -> Result<(), VerifyError> {
         self.check_input_count(public_inputs)?;
-        let vk_x = self.pvk.vk.gamma_abc_g1[0]
-            + G1Projective::msm_unchecked(&self.pvk.vk.gamma_abc_g1[1..], public_inputs);
+        let vk_x = Groth16::<Bn254>::prepare_inputs(&self.pvk, public_inputs).map_err(|_| VerifyError::InvalidProof)?;
         match Groth16::<Bn254>::verify_proof_with_prepared_inputs(&self.pvk, proof, &vk_x) {
             Ok(true) => Ok(()),
             _ => Err(VerifyError::InvalidProof),
