@@ -4,9 +4,10 @@
 //! memory: each proof only computes the witness (no matrices, no linear-combination
 //! inlining) and reuses the matrices for the QAP, where stock
 //! `ark_groth16::Groth16::prove` rebuilds the whole constraint system every time.
-//! The proof is the same Groth16 proof either way. Every proof is checked against
-//! the verifying key before it is returned, so a bug can never hand out a proof
-//! that will be refused later.
+//! That saving is small next to the MSMs and NTTs (see `benches/RESULTS.md`); the
+//! proof is the same Groth16 proof either way. Every proof is checked against the
+//! verifying key before it is returned, so a bug can never hand out a proof that
+//! will be refused later.
 
 use ark_bn254::{Bn254, Fr};
 use ark_groth16::{Groth16, PreparedVerifyingKey, Proof, ProvingKey, VerifyingKey, prepare_verifying_key};
