@@ -1,0 +1,93 @@
+//! ABI bindings, generated at compile time by alloy's `sol!` from the committed
+//! artifacts in `contracts/artifacts/` (ABI + creation bytecode), so building this
+//! crate needs neither node nor forge. Rebuild the artifacts with `npm run artifacts`
+//! in `contracts/` after changing a Solidity source.
+//!
+//! Each contract is a module: its functions are `<name>Call` structs (encode with
+//! [`SolCall::abi_encode`](alloy::sol_types::SolCall::abi_encode)), its events
+//! `<Name>` structs, its errors `<Name>` structs gathered in `<Contract>Errors`, and
+//! its creation code is `<Contract>::BYTECODE`.
+
+#![allow(missing_docs, clippy::too_many_arguments)]
+
+use alloy::sol_types::{SolInterface, decode_revert_reason};
+
+alloy::sol!(
+    #[sol(all_derives)]
+    Settlement,
+    "artifacts/Settlement.json"
+);
+
+alloy::sol!(
+    #[sol(all_derives)]
+    ResourceToken,
+    "artifacts/ResourceToken.json"
+);
+
+alloy::sol!(
+    #[sol(all_derives)]
+    Groth16Verifier,
+    "artifacts/Groth16Verifier.json"
+);
+
+/// Turns revert data into a readable reason: a custom error of any zkmeter contract
+/// (with advice for the common ones), `Error(string)`, `Panic(uint256)`, or the raw
+/// bytes when nothing matches.
+pub fn decode_revert(data: &[u8]) -> String {
+    if data.is_empty() {
+        return "reverted without a reason (out of gas, or a call to an address without code)".into();
+    }
+    if let Ok(e) = Settlement::SettlementErrors::abi_decode(data) {
+        return describe_settlement_error(&e);
+    }
+    if let Ok(e) = ResourceToken::ResourceTokenErrors::abi_decode(data) {
+        return describe_token_error(&e);
+    }
+    if let Ok(e) = Groth16Verifier::Groth16VerifierErrors::abi_decode(data) {
+        return format!("Groth16Verifier: {e:?}");
+    }
+    if let Some(reason) = decode_revert_reason(data) {
+        return reason;
+    }
+    format!("unknown revert data 0x{}", hex::encode(data))
+}
+
+fn describe_settlement_error(e: &Settlement::SettlementErrors) -> String {
+    use Settlement::SettlementErrors as E;
+    let advice = match e {
+        E::StaleState(_) => {
+            "the statement does not continue the stored stream state (the epoch was settled \
+             already, or the proof starts from another state): read the stream state and \
+             prove the next epoch from it"
+        }
+        E::WrongMeterSignature(_) => {
+            "the signature over the new state was not made by the job's meter key: sign with \
+             the meter's key, over this deployment's chain id and settlement address"
+        }
+        E::InvalidProof(_) => {
+            "the proof does not verify against the statement and the meter's registered \
+             capacity: prove with the circuit registered under this circuit id, for this \
+             exact statement"
+        }
+        E::UnknownCircuit(_) => "no verifier is registered for this circuit id: deploy one for this N (zkmeter chain deploy)",
+        E::MeterNotRegistered(_) => "register the meter first (its provider calls registerMeter)",
+        E::MeterNotApproved(_) => "attestation is required: an attestor must approve the meter",
+        E::JobNotOpen(_) => "the job was never opened or is closed",
+        E::JobExpired(_) => "the job's settlement deadline has passed",
+        E::ExpiryInPast(_) => "give an expiry (Unix seconds) after the current block's timestamp",
+        E::AccessControlUnauthorizedAccount(_) => "the sender lacks the role this call needs",
+        _ => "",
+    };
+    if advice.is_empty() { format!("Settlement: {e:?}") } else { format!("Settlement: {e:?}: {advice}") }
+}
+
+fn describe_token_error(e: &ResourceToken::ResourceTokenErrors) -> String {
+    use ResourceToken::ResourceTokenErrors as E;
+    let advice = match e {
+        E::ERC1155InsufficientBalance(_) => "the account holds fewer tokens than it tries to escrow: mint or buy more first",
+        E::ERC1155MissingApprovalForAll(_) => "the consumer must approve the settlement contract on the token (setApprovalForAll)",
+        E::AccessControlUnauthorizedAccount(_) => "only MINTER_ROLE holders mint: use the deployer's account or grant the role",
+        _ => "",
+    };
+    if advice.is_empty() { format!("ResourceToken: {e:?}") } else { format!("ResourceToken: {e:?}: {advice}") }
+}

@@ -1,0 +1,188 @@
+//! Deploying zkmeter on a chain, and the deployment file that remembers it.
+
+use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy::sol_types::{SolCall, SolConstructor};
+use ark_bn254::Bn254;
+use ark_groth16::VerifyingKey;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use zkmeter_circuits::KeyHeader;
+use zkmeter_verifier::proof_codec::{Word, encode_verifying_key};
+
+use crate::bindings::{Groth16Verifier, ResourceToken, Settlement};
+use crate::chain::{Chain, Receipt};
+use crate::error::{ChainError, Result};
+
+/// Name of the deployment file in a data directory.
+pub const DEPLOYMENT_FILE: &str = "deployment.json";
+
+/// The on-chain id of a circuit:
+/// `keccak256(circuit name ‖ slots as 4 big-endian bytes ‖ SHA-256 of its matrices)`,
+/// from the header every key file of the circuit carries. A new trusted setup of
+/// the same circuit keeps its id (re-register the new verifier under it); a change
+/// of N or of the constraints gives a new one.
+pub fn circuit_id(header: &KeyHeader) -> B256 {
+    keccak256([header.circuit.as_bytes(), &header.slots.to_be_bytes()[..], &header.digest[..]].concat())
+}
+
+/// One circuit of a deployment and its verifier.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CircuitDeployment {
+    /// [`circuit_id`] of the circuit.
+    pub circuit_id: B256,
+    /// Its name, e.g. "zkmeter.meter.v1".
+    pub circuit: String,
+    /// Its record slots N.
+    pub slots: u32,
+    /// SHA-256 of its constraint matrices, hex.
+    pub key_digest: String,
+    /// The `Groth16Verifier` holding its verifying key.
+    pub verifier: Address,
+}
+
+/// Where zkmeter lives on a chain: what `deploy` writes and every later command reads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    /// The chain id.
+    pub chain_id: u64,
+    /// Who deployed: the admin and governance of both contracts, and a token minter.
+    pub deployer: Address,
+    /// The `ResourceToken` (ERC-1155).
+    pub token: Address,
+    /// The `Settlement` contract.
+    pub settlement: Address,
+    /// The circuits registered at deployment.
+    pub circuits: Vec<CircuitDeployment>,
+    /// The block of the last deployment transaction.
+    pub block_number: u64,
+    /// Gas used by each deployment transaction, in order, with what it did.
+    pub gas: Vec<(String, u64)>,
+}
+
+impl Deployment {
+    /// Reads a deployment file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| ChainError::io(path, e))?;
+        serde_json::from_slice(&bytes).map_err(|e| ChainError::BadFile {
+            path: path.to_owned(),
+            what: "deployment",
+            reason: e.to_string(),
+        })
+    }
+
+    /// Writes the deployment file (temporary file, then rename).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| ChainError::io(dir, e))?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        let json = serde_json::to_vec_pretty(self).expect("a deployment serializes");
+        std::fs::write(&tmp, json).map_err(|e| ChainError::io(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| ChainError::io(path, e))
+    }
+
+    /// The circuit with `slots` record slots, if deployed.
+    pub fn circuit(&self, slots: u32) -> Option<&CircuitDeployment> {
+        self.circuits.iter().find(|c| c.slots == slots)
+    }
+}
+
+/// A circuit to deploy a verifier for: its key header and verifying key.
+pub struct CircuitToDeploy<'a> {
+    /// The header of its key files (name, N, digest).
+    pub header: &'a KeyHeader,
+    /// Its verifying key.
+    pub vk: &'a VerifyingKey<Bn254>,
+}
+
+fn u256(word: &Word) -> U256 {
+    U256::from_be_bytes(*word)
+}
+
+/// The constructor arguments of a `Groth16Verifier` for `vk`.
+pub fn verifier_constructor(vk: &VerifyingKey<Bn254>) -> Groth16Verifier::constructorCall {
+    let k = encode_verifying_key(vk);
+    Groth16Verifier::constructorCall {
+        alpha: k.alpha.each_ref().map(u256),
+        beta: k.beta.each_ref().map(u256),
+        gamma: k.gamma.each_ref().map(u256),
+        delta: k.delta.each_ref().map(u256),
+        ic: k.ic.iter().map(|p| p.each_ref().map(u256)).collect(),
+    }
+}
+
+fn create(chain: &mut dyn Chain, what: &str, from: Address, code: &Bytes, args: Vec<u8>) -> Result<(Address, Receipt)> {
+    let init: Bytes = [code.as_ref(), &args[..]].concat().into();
+    let receipt = chain.transact(what, from, None, init)?;
+    let address = receipt
+        .contract_address
+        .ok_or_else(|| ChainError::Missing(format!("deploying {what} created no contract")))?;
+    Ok((address, receipt))
+}
+
+/// Deploys zkmeter from the chain's default account: the `ResourceToken`, the
+/// `Settlement` contract (given the token's MINTER_ROLE), a `Groth16Verifier` per
+/// circuit (registered in the settlement's circuit registry), and gives the
+/// deployer MINTER_ROLE too, so it can issue tokens to consumers. The deployer is
+/// the admin and governance of both contracts; tariffs start at 1 token per unit.
+/// Writes the deployment to `out` if given.
+pub fn deploy(chain: &mut dyn Chain, circuits: &[CircuitToDeploy<'_>], out: Option<&Path>) -> Result<Deployment> {
+    let deployer = chain.default_account();
+    let mut gas = Vec::new();
+
+    let args = ResourceToken::constructorCall { admin: deployer, uri_: String::new() }.abi_encode();
+    let (token, r) = create(chain, "deploy ResourceToken", deployer, &ResourceToken::BYTECODE, args)?;
+    gas.push(("deploy ResourceToken".to_owned(), r.gas_used));
+
+    let args = Settlement::constructorCall { token_: token, admin: deployer }.abi_encode();
+    let (settlement, r) = create(chain, "deploy Settlement", deployer, &Settlement::BYTECODE, args)?;
+    gas.push(("deploy Settlement".to_owned(), r.gas_used));
+
+    let minter = keccak256("MINTER_ROLE");
+    for (who, account) in [("settlement", settlement), ("deployer", deployer)] {
+        let what = format!("grant MINTER_ROLE to the {who}");
+        let call = ResourceToken::grantRoleCall { role: minter, account }.abi_encode();
+        let r = chain.transact(&what, deployer, Some(token), call.into())?;
+        gas.push((what, r.gas_used));
+    }
+
+    let mut deployed = Vec::new();
+    let mut block_number = 0;
+    for c in circuits {
+        let what = format!("deploy Groth16Verifier (N = {})", c.header.slots);
+        let args = verifier_constructor(c.vk).abi_encode();
+        let (verifier, r) = create(chain, &what, deployer, &Groth16Verifier::BYTECODE, args)?;
+        gas.push((what, r.gas_used));
+        let id = circuit_id(c.header);
+        let what = format!("register circuit N = {}", c.header.slots);
+        let call = Settlement::setCircuitCall { circuitId: id, verifier }.abi_encode();
+        let r = chain.transact(&what, deployer, Some(settlement), call.into())?;
+        gas.push((what, r.gas_used));
+        block_number = r.block_number;
+        deployed.push(CircuitDeployment {
+            circuit_id: id,
+            circuit: c.header.circuit.clone(),
+            slots: c.header.slots,
+            key_digest: c.header.digest_hex(),
+            verifier,
+        });
+    }
+    if block_number == 0 {
+        block_number = chain.block()?.number;
+    }
+
+    let deployment =
+        Deployment { chain_id: chain.chain_id(), deployer, token, settlement, circuits: deployed, block_number, gas };
+    if let Some(path) = out {
+        deployment.save(path)?;
+    }
+    Ok(deployment)
+}
+
+/// Runs the read-only call `call` on the contract at `to` and decodes what it
+/// returns; `what` names it in errors.
+pub fn view<C: SolCall>(chain: &mut dyn Chain, what: &str, to: Address, call: C) -> Result<C::Return> {
+    let out = chain.call(what, to, call.abi_encode().into())?;
+    C::abi_decode_returns(&out).map_err(|e| ChainError::Decode { what: what.to_owned(), reason: e.to_string() })
+}
+

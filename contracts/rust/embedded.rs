@@ -1,0 +1,281 @@
+//! The embedded chain: revm in this process, its state in one JSON file.
+//!
+//! No node, no mining, no signatures: a transaction from any address runs at once
+//! in a block of its own (number + 1, timestamp = the wall clock, at least one
+//! second after the previous block), with gas price and base fee zero so accounts
+//! need no ether. After every transaction the whole state (accounts, code,
+//! storage, the latest block) is written to `chain.json` in the data directory,
+//! through a temporary file and a rename, so a crash leaves either the old or the
+//! new state, and [`EmbeddedChain::open`] picks up where the last process stopped.
+//!
+//! It is meant for the demo and for tests: one process at a time owns the file.
+
+use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
+use revm::context::result::{ExecutionResult, Output};
+use revm::context::{Context, TxEnv};
+use revm::database::{CacheDB, EmptyDB};
+use revm::primitives::hardfork::SpecId;
+use revm::primitives::{KECCAK_EMPTY, TxKind};
+use revm::state::{AccountInfo, Bytecode};
+use revm::{ExecuteCommitEvm, ExecuteEvm, MainBuilder, MainContext};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::chain::{BlockInfo, Chain, DEV_ACCOUNTS, Receipt};
+use crate::error::{ChainError, Result};
+
+/// Chain id of the embedded chain (not anvil's 31337: a meter signature binds the
+/// chain id, and a dev deployment has the same addresses on both chains).
+pub const EMBEDDED_CHAIN_ID: u64 = 31341;
+
+/// Name of the state file in the data directory.
+pub const STATE_FILE: &str = "chain.json";
+
+/// Ether each dev account holds at genesis: 10 000 ETH.
+const GENESIS_BALANCE_WEI: u128 = 10_000 * 1_000_000_000_000_000_000;
+
+/// Gas limit of every embedded transaction.
+const TX_GAS_LIMIT: u64 = 30_000_000;
+
+/// An in-process EVM (revm, Prague rules) whose state lives in a file.
+pub struct EmbeddedChain {
+    db: CacheDB<EmptyDB>,
+    block: BlockInfo,
+    path: Option<PathBuf>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StateFile {
+    format: String,
+    chain_id: u64,
+    block_number: u64,
+    timestamp: u64,
+    accounts: BTreeMap<Address, AccountFile>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct AccountFile {
+    balance: U256,
+    nonce: u64,
+    #[serde(default, skip_serializing_if = "is_empty")]
+    code: Bytes,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    storage: BTreeMap<U256, U256>,
+}
+
+const FORMAT: &str = "zkmeter-embedded-chain/1";
+
+impl EmbeddedChain {
+    /// A fresh chain kept in memory only, its dev accounts funded.
+    pub fn in_memory() -> Self {
+        let mut db = CacheDB::new(EmptyDB::new());
+        for account in DEV_ACCOUNTS {
+            db.insert_account_info(account, AccountInfo { balance: U256::from(GENESIS_BALANCE_WEI), ..Default::default() });
+        }
+        EmbeddedChain { db, block: BlockInfo { number: 0, timestamp: now() }, path: None }
+    }
+
+    /// Opens the chain kept in `dir` (its [`STATE_FILE`]), or starts a fresh one
+    /// there (the directory is created) if it has none yet.
+    pub fn open(dir: &Path) -> Result<Self> {
+        let path = dir.join(STATE_FILE);
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let mut chain = Self::load(&path, &bytes)?;
+                chain.path = Some(path);
+                Ok(chain)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(dir).map_err(|e| ChainError::io(dir, e))?;
+                let mut chain = Self::in_memory();
+                chain.path = Some(path);
+                chain.save()?;
+                Ok(chain)
+            }
+            Err(e) => Err(ChainError::io(&path, e)),
+        }
+    }
+
+    /// Where the state is kept, if anywhere.
+    pub fn state_file(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    fn load(path: &Path, bytes: &[u8]) -> Result<Self> {
+        let bad = |reason: String| ChainError::BadFile { path: path.to_owned(), what: "embedded chain state", reason };
+        let file: StateFile = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+        if file.format != FORMAT {
+            return Err(bad(format!("format {:?}, expected {FORMAT:?}", file.format)));
+        }
+        if file.chain_id != EMBEDDED_CHAIN_ID {
+            return Err(bad(format!("chain id {}, expected {EMBEDDED_CHAIN_ID}", file.chain_id)));
+        }
+        let mut db = CacheDB::new(EmptyDB::new());
+        for (address, account) in file.accounts {
+            let info = if account.code.is_empty() {
+                AccountInfo { balance: account.balance, nonce: account.nonce, ..Default::default() }
+            } else {
+                let code = Bytecode::new_raw(account.code);
+                AccountInfo {
+                    balance: account.balance,
+                    nonce: account.nonce,
+                    code_hash: code.hash_slow(),
+                    code: Some(code),
+                    ..Default::default()
+                }
+            };
+            db.insert_account_info(address, info);
+            let storage = account.storage.into_iter().collect();
+            db.replace_account_storage(address, storage).expect("EmptyDB never fails");
+        }
+        Ok(EmbeddedChain { db, block: BlockInfo { number: file.block_number, timestamp: file.timestamp }, path: None })
+    }
+
+    /// Writes the state file (temporary file, then rename). Done after every
+    /// transaction; a no-op for an in-memory chain.
+    pub fn save(&self) -> Result<()> {
+        let Some(path) = &self.path else { return Ok(()) };
+        let accounts = self
+            .db
+            .cache
+            .accounts
+            .iter()
+            .filter(|(_, a)| a.info.nonce != 0 || !a.info.balance.is_zero() || a.info.code_hash != KECCAK_EMPTY || !a.storage.is_empty())
+            .map(|(address, a)| {
+                let code = match (&a.info.code, a.info.code_hash) {
+                    (_, h) if h == KECCAK_EMPTY => Bytes::new(),
+                    (Some(code), _) => code.original_bytes(),
+                    (None, h) => self.db.cache.contracts.get(&h).map(|c| c.original_bytes()).unwrap_or_default(),
+                };
+                let storage = a.storage.iter().filter(|(_, v)| !v.is_zero()).map(|(k, v)| (*k, *v)).collect();
+                (*address, AccountFile { balance: a.info.balance, nonce: a.info.nonce, code, storage })
+            })
+            .collect();
+        let file = StateFile {
+            format: FORMAT.into(),
+            chain_id: EMBEDDED_CHAIN_ID,
+            block_number: self.block.number,
+            timestamp: self.block.timestamp,
+            accounts,
+        };
+        let json = serde_json::to_vec_pretty(&file).expect("the state serializes");
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, json).map_err(|e| ChainError::io(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| ChainError::io(path, e))
+    }
+
+    fn nonce(&self, account: Address) -> u64 {
+        self.db.cache.accounts.get(&account).map_or(0, |a| a.info.nonce)
+    }
+
+    /// Runs `tx` in a block after the latest one; commits if `commit`.
+    fn run(&mut self, tx: TxEnv, block: BlockInfo, commit: bool) -> Result<ExecutionResult> {
+        let db = std::mem::replace(&mut self.db, CacheDB::new(EmptyDB::new()));
+        let mut evm = Context::mainnet()
+            .with_db(db)
+            .modify_cfg_chained(|cfg| {
+                cfg.chain_id = EMBEDDED_CHAIN_ID;
+                cfg.spec = SpecId::PRAGUE;
+            })
+            .modify_block_chained(|b| {
+                b.number = U256::from(block.number);
+                b.timestamp = U256::from(block.timestamp);
+                b.gas_limit = TX_GAS_LIMIT;
+                b.basefee = 0;
+                b.beneficiary = Address::ZERO;
+                b.prevrandao = Some(B256::ZERO);
+            })
+            .build_mainnet();
+        let result = if commit { evm.transact_commit(tx) } else { evm.transact(tx).map(|r| r.result) };
+        self.db = evm.ctx.journaled_state.database;
+        result.map_err(|e| ChainError::Evm(format!("{e:?}")))
+    }
+
+    fn tx(&self, from: Address, to: Option<Address>, data: Bytes) -> TxEnv {
+        TxEnv {
+            caller: from,
+            gas_limit: TX_GAS_LIMIT,
+            gas_price: 0,
+            kind: to.map_or(TxKind::Create, TxKind::Call),
+            value: U256::ZERO,
+            data,
+            nonce: self.nonce(from),
+            chain_id: Some(EMBEDDED_CHAIN_ID),
+            ..Default::default()
+        }
+    }
+}
+
+impl Chain for EmbeddedChain {
+    fn chain_id(&self) -> u64 {
+        EMBEDDED_CHAIN_ID
+    }
+
+    fn accounts(&self) -> Vec<Address> {
+        DEV_ACCOUNTS.to_vec()
+    }
+
+    fn transact(&mut self, what: &str, from: Address, to: Option<Address>, data: Bytes) -> Result<Receipt> {
+        let block = BlockInfo { number: self.block.number + 1, timestamp: now().max(self.block.timestamp + 1) };
+        let nonce = self.nonce(from);
+        let tx_hash = keccak256([from.as_slice(), &nonce.to_be_bytes()[..], &block.number.to_be_bytes()[..], &data[..]].concat());
+        let tx = self.tx(from, to, data);
+        let result = self.run(tx, block, true)?;
+        // A reverted transaction is still included (and pays for its gas), as on any chain.
+        self.block = block;
+        self.save()?;
+        let gas_used = result.tx_gas_used();
+        match result {
+            ExecutionResult::Success { logs, output, .. } => Ok(Receipt {
+                tx_hash,
+                block_number: block.number,
+                gas_used,
+                logs,
+                contract_address: match output {
+                    Output::Create(_, address) => address,
+                    Output::Call(_) => None,
+                },
+            }),
+            ExecutionResult::Revert { output, .. } => Err(ChainError::reverted(what, output, Some(gas_used))),
+            ExecutionResult::Halt { reason, .. } => Err(ChainError::Reverted {
+                what: what.to_owned(),
+                reason: format!("halted: {reason:?}"),
+                data: Bytes::new(),
+                gas_used: Some(gas_used),
+            }),
+        }
+    }
+
+    fn call(&mut self, what: &str, to: Address, data: Bytes) -> Result<Bytes> {
+        let block = BlockInfo { number: self.block.number, timestamp: self.block.timestamp };
+        let tx = self.tx(Address::ZERO, Some(to), data);
+        match self.run(tx, block, false)? {
+            ExecutionResult::Success { output, .. } => Ok(output.into_data()),
+            ExecutionResult::Revert { output, .. } => Err(ChainError::reverted(what, output, None)),
+            ExecutionResult::Halt { reason, .. } => Err(ChainError::Reverted {
+                what: what.to_owned(),
+                reason: format!("halted: {reason:?}"),
+                data: Bytes::new(),
+                gas_used: None,
+            }),
+        }
+    }
+
+    fn block(&mut self) -> Result<BlockInfo> {
+        Ok(self.block)
+    }
+
+    fn eth_balance(&mut self, account: Address) -> Result<U256> {
+        Ok(self.db.cache.accounts.get(&account).map_or(U256::ZERO, |a| a.info.balance))
+    }
+}
+
+fn is_empty(code: &Bytes) -> bool {
+    code.is_empty()
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,238 @@
+//! What the rest of zkmeter does on a deployed chain: issue tokens, register
+//! meters, open jobs, settle epochs, read stream states and balances. Each
+//! operation is a method of [`Deployment`] taking the [`Chain`] to run on.
+
+use alloy::primitives::{Address, Bytes, U256, aliases::U48};
+use alloy::sol_types::{SolCall, SolEvent};
+use ark_bn254::Fr;
+use ark_ff::{BigInt, PrimeField};
+use zkmeter_circuits::{Capacity, MeterStatement, StreamState};
+use zkmeter_verifier::proof_codec::PROOF_LEN;
+
+use crate::bindings::{ResourceToken, Settlement};
+use crate::chain::{Chain, Receipt};
+use crate::deploy::{Deployment, view};
+use crate::error::{ChainError, Result};
+use crate::meter_signature::fr_to_u256;
+
+/// Number of resource classes (token ids 0..5).
+pub const CLASSES: usize = 5;
+
+/// A settled epoch: the receipt and what the `Settled` event says.
+#[derive(Clone, Debug)]
+pub struct Settled {
+    /// The transaction.
+    pub receipt: Receipt,
+    /// The job.
+    pub job_id: u64,
+    /// The provider paid.
+    pub provider: Address,
+    /// The stream's state after the epoch.
+    pub state: StreamState,
+    /// Tokens burned from the escrow, per class.
+    pub burned: [U256; CLASSES],
+    /// Tokens minted to the provider, per class (burned less the protocol fee).
+    pub minted: [U256; CLASSES],
+    /// Billed but not paid, per class, when the escrow ran short (`EscrowShortfall`).
+    pub unpaid: Option<[U256; CLASSES]>,
+}
+
+/// A job as the contract holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Job {
+    /// Who opened it and escrowed its tokens.
+    pub consumer: Address,
+    /// Whose meter serves it.
+    pub provider: Address,
+    /// The meter.
+    pub meter: Address,
+    /// Unix seconds.
+    pub expires_at: u64,
+    /// False once closed (or if never opened).
+    pub open: bool,
+    /// Its stream's settled state.
+    pub state: StreamState,
+    /// Escrow left, per class.
+    pub escrow: [u128; CLASSES],
+}
+
+/// The contract's statement struct for a circuits-crate statement.
+pub fn sol_statement(s: &MeterStatement) -> Settlement::MeterStatement {
+    let state = |st: &StreamState| Settlement::StreamState { head: fr_to_u256(&st.head), seq: st.seq, endMs: st.end_ms };
+    Settlement::MeterStatement { jobId: s.stream.job_id, prev: state(&s.prev), next: state(&s.new), totals: s.totals.0 }
+}
+
+/// The eight words of a 256-byte EVM-encoded proof (`zkmeter_verifier::proof_codec::encode_proof`).
+pub fn proof_words(proof: &[u8; PROOF_LEN]) -> [U256; 8] {
+    std::array::from_fn(|i| U256::from_be_slice(&proof[32 * i..32 * (i + 1)]))
+}
+
+/// A `uint256` head as a field element; refuses values ≥ r (no contract state holds one).
+pub fn u256_to_fr(x: U256) -> Result<Fr> {
+    Fr::from_bigint(BigInt(x.into_limbs()))
+        .ok_or_else(|| ChainError::Invalid(format!("{x} is not below the BN254 scalar modulus")))
+}
+
+fn nonzero(amounts: &[u128; CLASSES]) -> (Vec<U256>, Vec<U256>) {
+    amounts.iter().enumerate().filter(|(_, a)| **a != 0).map(|(c, a)| (U256::from(c), U256::from(*a))).unzip()
+}
+
+impl Deployment {
+    fn send<C: SolCall>(&self, chain: &mut dyn Chain, what: &str, from: Address, to: Address, call: C) -> Result<Receipt> {
+        chain.transact(what, from, Some(to), Bytes::from(call.abi_encode()))
+    }
+
+    /// Mints `amounts` (per class) to `to`, from the deployer (a MINTER_ROLE holder):
+    /// how a dev deployment issues tokens to consumers.
+    pub fn mint_tokens(&self, chain: &mut dyn Chain, to: Address, amounts: [u128; CLASSES]) -> Result<Receipt> {
+        let (ids, amounts) = nonzero(&amounts);
+        let call = ResourceToken::mintBatchCall { to, ids, amounts, data: Bytes::new() };
+        self.send(chain, "mint tokens", self.deployer, self.token, call)
+    }
+
+    /// Registers `meter` for `provider` (the transaction comes from the provider)
+    /// with `capacity` per class, in base units per millisecond (each < 2^48).
+    pub fn register_meter(
+        &self,
+        chain: &mut dyn Chain,
+        provider: Address,
+        meter: Address,
+        capacity: &Capacity,
+    ) -> Result<Receipt> {
+        let mut cap = [U48::ZERO; CLASSES];
+        for (c, v) in capacity.0.iter().enumerate() {
+            cap[c] = U48::try_from(*v)
+                .map_err(|_| ChainError::Invalid(format!("capacity of class {c} is {v}, above 2^48 - 1")))?;
+        }
+        let call = Settlement::registerMeterCall { meter, capacity: cap };
+        self.send(chain, "register meter", provider, self.settlement, call)
+    }
+
+    /// Opens a job from `consumer` with `meter`, escrowing `escrow` tokens per class
+    /// (the consumer must hold them); approves the settlement contract on the
+    /// token first if the consumer has not. Returns the job id and the receipt of
+    /// `openJob`.
+    pub fn open_job(
+        &self,
+        chain: &mut dyn Chain,
+        consumer: Address,
+        meter: Address,
+        expires_at: u64,
+        escrow: [u128; CLASSES],
+    ) -> Result<(u64, Receipt)> {
+        let approved = view(
+            chain,
+            "isApprovedForAll",
+            self.token,
+            ResourceToken::isApprovedForAllCall { account: consumer, operator: self.settlement },
+        )?;
+        if !approved {
+            let call = ResourceToken::setApprovalForAllCall { operator: self.settlement, approved: true };
+            self.send(chain, "approve the settlement contract on the token", consumer, self.token, call)?;
+        }
+        let call = Settlement::openJobCall { meter, expiresAt: expires_at, escrow };
+        let receipt = self.send(chain, "open job", consumer, self.settlement, call)?;
+        let opened = self
+            .event::<Settlement::JobOpened>(&receipt)
+            .next()
+            .ok_or_else(|| ChainError::Missing("openJob succeeded but emitted no JobOpened event".into()))?;
+        Ok((opened.jobId, receipt))
+    }
+
+    /// Closes a job (its provider any time, anyone after the deadline); the rest of
+    /// the escrow goes back to the consumer.
+    pub fn close_job(&self, chain: &mut dyn Chain, from: Address, job_id: u64) -> Result<Receipt> {
+        self.send(chain, "close job", from, self.settlement, Settlement::closeJobCall { jobId: job_id })
+    }
+
+    /// Settles one epoch with the circuit of `slots` record slots: `proof` is the
+    /// 256-byte EVM encoding, `meter_signature` the meter's signature over the new
+    /// state ([`crate::meter_signature::sign_state`]). Anyone may send it.
+    pub fn settle(
+        &self,
+        chain: &mut dyn Chain,
+        from: Address,
+        slots: u32,
+        statement: &MeterStatement,
+        proof: &[u8; PROOF_LEN],
+        meter_signature: &[u8; 65],
+    ) -> Result<Settled> {
+        let circuit = self.circuit(slots).ok_or_else(|| {
+            ChainError::Invalid(format!(
+                "this deployment has no verifier for N = {slots} (it has {:?}): deploy one for this N",
+                self.circuits.iter().map(|c| c.slots).collect::<Vec<_>>()
+            ))
+        })?;
+        let call = Settlement::settleCall {
+            circuitId: circuit.circuit_id,
+            statement: sol_statement(statement),
+            proof: proof_words(proof),
+            meterSignature: Bytes::copy_from_slice(meter_signature),
+        };
+        let receipt = self.send(chain, "settle", from, self.settlement, call)?;
+        let e = self
+            .event::<Settlement::Settled>(&receipt)
+            .next()
+            .ok_or_else(|| ChainError::Missing("settle succeeded but emitted no Settled event".into()))?;
+        let unpaid = self.event::<Settlement::EscrowShortfall>(&receipt).next().map(|s| s.unpaid);
+        Ok(Settled {
+            job_id: e.jobId,
+            provider: e.provider,
+            state: StreamState { head: u256_to_fr(e.head)?, seq: e.seq, end_ms: e.endMs },
+            burned: e.burned,
+            minted: e.minted,
+            unpaid,
+            receipt,
+        })
+    }
+
+    /// The events of type `E` the settlement or token contract emitted in `receipt`.
+    pub fn event<'r, E: SolEvent + 'r>(&self, receipt: &'r Receipt) -> impl Iterator<Item = E> + 'r {
+        let (settlement, token) = (self.settlement, self.token);
+        receipt
+            .logs
+            .iter()
+            .filter(move |l| l.address == settlement || l.address == token)
+            .filter_map(|l| E::decode_log(l).ok().map(|d| d.data))
+    }
+
+    /// Job `job_id` (all zero and not open if it was never opened).
+    pub fn job(&self, chain: &mut dyn Chain, job_id: u64) -> Result<Job> {
+        let j = view(chain, "jobInfo", self.settlement, Settlement::jobInfoCall { jobId: job_id })?;
+        Ok(Job {
+            consumer: j.consumer,
+            provider: j.provider,
+            meter: j.meter,
+            expires_at: j.expiresAt,
+            open: j.status == 1,
+            state: StreamState { head: u256_to_fr(j.state.head)?, seq: j.state.seq, end_ms: j.state.endMs },
+            escrow: j.escrow,
+        })
+    }
+
+    /// The settled state of job `job_id`'s stream: what the next epoch must continue.
+    pub fn stream_state(&self, chain: &mut dyn Chain, job_id: u64) -> Result<StreamState> {
+        Ok(self.job(chain, job_id)?.state)
+    }
+
+    /// Number of jobs opened so far (ids are 1..=count).
+    pub fn job_count(&self, chain: &mut dyn Chain) -> Result<u64> {
+        view(chain, "jobCount", self.settlement, Settlement::jobCountCall {})
+    }
+
+    /// `account`'s resource tokens, per class.
+    pub fn balances(&self, chain: &mut dyn Chain, account: Address) -> Result<[U256; CLASSES]> {
+        let call = ResourceToken::balanceOfBatchCall {
+            accounts: vec![account; CLASSES],
+            ids: (0..CLASSES).map(U256::from).collect(),
+        };
+        let b = view(chain, "balanceOfBatch", self.token, call)?;
+        b.try_into().map_err(|_| ChainError::Decode { what: "balanceOfBatch".into(), reason: "not 5 balances".into() })
+    }
+
+    /// Who registered `meter`, whether it is approved, and its capacity.
+    pub fn meter_info(&self, chain: &mut dyn Chain, meter: Address) -> Result<(Address, bool, Capacity)> {
+        let m = view(chain, "meterInfo", self.settlement, Settlement::meterInfoCall { meter })?;
+        Ok((m.provider, m.approved, zkmeter_circuits::PerClass(m.capacity.map(|c| c.to::<u64>()))))
+    }
+}
