@@ -1,7 +1,8 @@
-//! `zkmeter`: set up keys, simulate meters, prove and verify usage epochs, and run
-//! the end-to-end demo. Each subcommand lives in `commands/`; this file only
+//! `zkmeter`: set up keys, simulate meters, prove and verify usage epochs, deploy
+//! and inspect the settlement contracts, and run the end-to-end demo. Each subcommand lives in `commands/`; this file only
 //! parses the command line.
 
+mod chain_access;
 mod commands;
 mod key_store;
 mod progress;
@@ -19,7 +20,7 @@ pub const DEFAULT_SLOTS: u32 = 32;
 #[derive(Parser)]
 #[command(name = "zkmeter", version, about = "Verifiable metering: prove usage records with Groth16, verify them anywhere")]
 struct Cli {
-    /// Where keys and proofs live.
+    /// Where keys, proofs and the embedded chain live.
     #[arg(long, global = true, env = "ZKMETER_DATA_DIR", default_value_os_t = default_data_dir())]
     data_dir: PathBuf,
     /// Log more (repeat for even more).
@@ -43,7 +44,11 @@ enum Command {
     Inspect(commands::inspect::Args),
     /// Export a proof for other verifiers: snarkjs JSON files.
     Export(commands::export::Args),
-    /// Simulate meters, prove and verify every epoch, and print a summary.
+    /// Deploy zkmeter on a chain, or show what a chain holds.
+    Chain(commands::chain::Args),
+    /// Show an account's resource tokens.
+    Balance(commands::balance::Args),
+    /// Simulate meters, prove, verify and settle every epoch on the embedded chain.
     Demo(commands::demo::Args),
 }
 
@@ -70,6 +75,8 @@ fn main() -> Result<()> {
         Command::Verify(args) => commands::verify::run(&data_dir, args),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Export(args) => commands::export::run(&data_dir, args),
+        Command::Chain(args) => commands::chain::run(&data_dir, args),
+        Command::Balance(args) => commands::balance::run(&data_dir, args),
         Command::Demo(args) => commands::demo::run(&data_dir, args),
     }
 }

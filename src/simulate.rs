@@ -30,25 +30,44 @@ pub fn stream(index: usize) -> StreamId {
     StreamId { meter: digest[12..].try_into().expect("20 bytes"), job_id: index as u64 + 1 }
 }
 
-/// `records` records for each of `streams` streams, starting at `start_ms`.
+/// `records` records for each of `streams` streams, starting at `start_ms`, as
+/// record-file lines of the made-up meters [`stream`].
 pub fn simulate(streams: usize, records: usize, start_ms: u64, seed: u64, capacity: &Capacity) -> Vec<RecordLine> {
+    simulate_records(streams, records, start_ms, seed, capacity)
+        .into_iter()
+        .enumerate()
+        .flat_map(|(s, records)| records.into_iter().map(move |record| RecordLine { stream: stream(s), record }))
+        .collect()
+}
+
+/// `records` records for each of `streams` streams, starting at `start_ms`: one
+/// list per stream. Stream `s` mostly uses GPU, CPU, storage or network (by `s`
+/// mod 4), and energy every fourth record.
+pub fn simulate_records(
+    streams: usize,
+    records: usize,
+    start_ms: u64,
+    seed: u64,
+    capacity: &Capacity,
+) -> Vec<Vec<UsageRecord>> {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let mut lines = Vec::with_capacity(streams * records);
-    for s in 0..streams {
-        let id = stream(s);
-        let main = [ResourceClass::Gpu, ResourceClass::Cpu, ResourceClass::Storage, ResourceClass::Network][s % 4];
-        let mut t = start_ms + rng.gen_range(0..1_000);
-        for seq in 1..=records as u64 {
-            let class = if seq % 4 == 0 { ResourceClass::Energy } else { main };
-            let duration = if class == ResourceClass::Energy { 1_000 } else { rng.gen_range(2_000..10_000) };
-            let load = rng.gen_range(0.2..1.0);
-            let quantity = (capacity.get(class) as f64 * duration as f64 * load) as u64;
-            let record = UsageRecord { seq, start_ms: t, end_ms: t + duration, class, quantity };
-            lines.push(RecordLine { stream: id, record });
-            t = record.end_ms + rng.gen_range(0..500);
-        }
-    }
-    lines
+    (0..streams)
+        .map(|s| {
+            let main = [ResourceClass::Gpu, ResourceClass::Cpu, ResourceClass::Storage, ResourceClass::Network][s % 4];
+            let mut t = start_ms + rng.gen_range(0..1_000);
+            (1..=records as u64)
+                .map(|seq| {
+                    let class = if seq % 4 == 0 { ResourceClass::Energy } else { main };
+                    let duration = if class == ResourceClass::Energy { 1_000 } else { rng.gen_range(2_000..10_000) };
+                    let load = rng.gen_range(0.2..1.0);
+                    let quantity = (capacity.get(class) as f64 * duration as f64 * load) as u64;
+                    let record = UsageRecord { seq, start_ms: t, end_ms: t + duration, class, quantity };
+                    t = record.end_ms + rng.gen_range(0..500);
+                    record
+                })
+                .collect()
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -40,15 +40,126 @@ fn streams(simulate_output: &str) -> Vec<String> {
     simulate_output.lines().filter_map(|l| l.trim().strip_prefix("stream ")).map(str::to_owned).collect()
 }
 
+/// The account line `label` (e.g. "provider") of the balances block that follows `heading`.
+fn balance_line<'a>(out: &'a str, heading: &str, label: &str) -> &'a str {
+    let block = &out[out.find(heading).unwrap_or_else(|| panic!("no {heading:?} in:\n{out}"))..];
+    block.lines().find(|l| l.trim_start().starts_with(label)).unwrap_or_else(|| panic!("no {label} line in:\n{block}"))
+}
+
 #[test]
-fn demo_proves_and_verifies_every_epoch() {
+fn demo_proves_verifies_and_settles_every_epoch_on_a_persistent_chain() {
     let dir = tempfile::tempdir().unwrap();
     let out = ok(dir.path(), &["demo", "--records", "4", "--epochs", "2", "--streams", "2"]);
     assert!(out.contains("proofs                4 (all verified singly and in one batch)"), "{out}");
     assert!(out.contains("constraints / proof   3432"), "{out}");
-    // A second run reuses the keys.
+    assert!(out.contains("settlements           4 on chain 31341"), "{out}");
+    assert!(out.contains("deployed the verifier for N = 4"), "{out}");
+    assert!(out.contains("job 1: meter") && out.contains("job 2: meter"), "{out}");
+    let before = balance_line(&out, "balances before settlement", "provider");
+    assert!(before.ends_with(": none"), "a fresh chain's provider holds nothing: {before}");
+    let after = balance_line(&out, "balances after", "provider");
+    assert!(after.contains("GPU-ms") && after.contains("core-ms") && after.contains("mJ"), "paid for both streams: {after}");
+    // Each settlement row shows its gas.
+    let gas: Vec<u64> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("job   epoch"))
+        .skip(1)
+        .take(4)
+        .map(|l| l.split_whitespace().nth(6).unwrap().parse().unwrap())
+        .collect();
+    assert!(gas.iter().all(|g| (100_000..1_000_000).contains(g)), "{gas:?}");
+
+    // A second run reuses the keys and the chain: its balances start where the first ended.
     let again = ok(dir.path(), &["demo", "--records", "4", "--epochs", "1", "--streams", "1"]);
     assert!(again.contains("proofs                1"), "{again}");
+    assert!(again.contains("verifier for N = 4 at") && again.contains("holds this key"), "{again}");
+    assert!(again.contains("job 3: meter"), "{again}");
+    assert_eq!(balance_line(&again, "balances before settlement", "provider"), after);
+
+    // The chain commands see what the demo did.
+    let status = ok(dir.path(), &["chain", "status"]);
+    assert!(status.contains("jobs: 3"), "{status}");
+    assert!(status.contains("(holds ") && status.contains("meter-4.vk"), "{status}");
+    assert_eq!(status.matches("closed").count(), 3, "the demo closes its jobs: {status}");
+    let provider = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+    let provider_after = balance_line(&again, "balances after", "provider");
+    let gpu: u128 = provider_after.split("gpu ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    let balance = ok(dir.path(), &["balance", provider]);
+    let line = balance.lines().find(|l| l.trim_start().starts_with("gpu")).unwrap();
+    assert_eq!(line.split_whitespace().nth(1).unwrap().parse::<u128>().unwrap(), gpu, "{balance}");
+}
+
+#[test]
+fn chain_commands_deploy_and_report_with_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let err = fails(d, &["chain", "deploy", "--records", "2"]);
+    assert!(err.contains("run `zkmeter setup --records 2`"), "{err}");
+    let err = fails(d, &["chain", "status"]);
+    assert!(err.contains("run `zkmeter chain deploy`"), "{err}");
+
+    ok(d, &["setup", "--records", "2"]);
+    let out = ok(d, &["chain", "deploy", "--records", "2"]);
+    assert!(out.contains("deployed ResourceToken") && out.contains("deployed the verifier for N = 2"), "{out}");
+    let out = ok(d, &["chain", "deploy", "--records", "2"]);
+    assert!(out.contains("holds this key") && !out.contains("deployed"), "nothing to do twice: {out}");
+    // New keys for the same circuit: the verifier is replaced, the contracts kept.
+    std::fs::remove_dir_all(d.join("keys")).unwrap();
+    ok(d, &["setup", "--records", "2"]);
+    let out = ok(d, &["chain", "deploy", "--records", "2"]);
+    assert!(out.contains("which held another key") && !out.contains("ResourceToken"), "{out}");
+    let status = ok(d, &["chain", "status"]);
+    assert!(status.contains("jobs: 0") && status.contains("(deployer): none"), "{status}");
+
+    let err = fails(d, &["balance", "0x1234"]);
+    assert!(err.contains("is not an address"), "{err}");
+    // A reset chain: the deployment no longer answers.
+    std::fs::remove_file(d.join("chain/chain.json")).unwrap();
+    let err = fails(d, &["chain", "status"]);
+    assert!(err.contains("was the chain reset?") && err.contains("zkmeter chain deploy"), "{err}");
+    let out = ok(d, &["chain", "deploy", "--records", "2"]);
+    assert!(out.contains("deploying afresh") && out.contains("deployed ResourceToken"), "{out}");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    let err = fails(d, &["chain", "status", "--rpc-url", &url]);
+    assert!(err.contains("not reachable"), "{err}");
+    let run = Command::new(env!("CARGO_BIN_EXE_zkmeter"))
+        .args(["--data-dir", d.to_str().unwrap(), "chain", "deploy", "--records", "2", "--rpc-url", &url])
+        .env_remove("ZKMETER_PRIVATE_KEY")
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("ZKMETER_PRIVATE_KEY"), "a node needs a key");
+}
+
+#[test]
+fn chain_commands_over_json_rpc_on_anvil() {
+    use zkmeter_contracts::DEV_PRIVATE_KEYS;
+    use zkmeter_contracts::anvil::{AnvilNode, anvil_binary};
+    let Some(binary) = anvil_binary() else {
+        assert!(std::env::var_os("CI").is_none(), "anvil is not installed: run `npm ci` in contracts/");
+        eprintln!("skipping: anvil is not installed (run `npm ci` in contracts/)");
+        return;
+    };
+    let mut anvil = AnvilNode::start(&binary).unwrap();
+    anvil.connect().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["setup", "--records", "2"]);
+    let key_file = path(d, "deployer.key");
+    std::fs::write(&key_file, DEV_PRIVATE_KEYS[0]).unwrap();
+    let url = anvil.url();
+    let err = fails(d, &["chain", "deploy", "--records", "2", "--rpc-url", url, "--private-key-file", &key_file, "--chain-id", "1"]);
+    assert!(err.contains("on chain 31337, not 1"), "{err}");
+    let out = ok(d, &["chain", "deploy", "--records", "2", "--rpc-url", url, "--private-key-file", &key_file]);
+    assert!(out.contains("deployed the verifier for N = 2"), "{out}");
+    assert!(d.join("deployments/chain-31337.json").exists());
+    // Reading needs no key.
+    let status = ok(d, &["chain", "status", "--rpc-url", url]);
+    assert!(status.contains("id 31337") && status.contains("jobs: 0"), "{status}");
+    let balance = ok(d, &["balance", "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "--rpc-url", url]);
+    assert!(balance.contains("gpu") && balance.contains(" 0 GPU-ms"), "{balance}");
 }
 
 #[test]

@@ -57,11 +57,6 @@ pub trait Chain {
 
     /// The account's ether balance, in wei.
     fn eth_balance(&mut self, account: Address) -> Result<alloy::primitives::U256>;
-
-    /// The default account (the first of [`Chain::accounts`]).
-    fn default_account(&self) -> Address {
-        self.accounts()[0]
-    }
 }
 
 /// Private keys of the dev accounts anvil (and hardhat) derive from the mnemonic

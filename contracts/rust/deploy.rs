@@ -36,6 +36,10 @@ pub struct CircuitDeployment {
     pub slots: u32,
     /// SHA-256 of its constraint matrices, hex.
     pub key_digest: String,
+    /// [`vk_hash`] of the verifying key its verifier holds: tells whether a key
+    /// file is the one deployed (a new setup of the same circuit keeps the
+    /// circuit id but needs a new verifier).
+    pub vk_hash: B256,
     /// The `Groth16Verifier` holding its verifying key.
     pub verifier: Address,
 }
@@ -99,6 +103,12 @@ fn u256(word: &Word) -> U256 {
     U256::from_be_bytes(*word)
 }
 
+/// `keccak256` of the verifier's constructor arguments for `vk`: identifies the
+/// key a deployed verifier holds.
+pub fn vk_hash(vk: &VerifyingKey<Bn254>) -> B256 {
+    keccak256(verifier_constructor(vk).abi_encode())
+}
+
 /// The constructor arguments of a `Groth16Verifier` for `vk`.
 pub fn verifier_constructor(vk: &VerifyingKey<Bn254>) -> Groth16Verifier::constructorCall {
     let k = encode_verifying_key(vk);
@@ -120,14 +130,17 @@ fn create(chain: &mut dyn Chain, what: &str, from: Address, code: &Bytes, args: 
     Ok((address, receipt))
 }
 
-/// Deploys zkmeter from the chain's default account: the `ResourceToken`, the
+/// Deploys zkmeter from the chain's first account: the `ResourceToken`, the
 /// `Settlement` contract (given the token's MINTER_ROLE), a `Groth16Verifier` per
 /// circuit (registered in the settlement's circuit registry), and gives the
 /// deployer MINTER_ROLE too, so it can issue tokens to consumers. The deployer is
 /// the admin and governance of both contracts; tariffs start at 1 token per unit.
 /// Writes the deployment to `out` if given.
 pub fn deploy(chain: &mut dyn Chain, circuits: &[CircuitToDeploy<'_>], out: Option<&Path>) -> Result<Deployment> {
-    let deployer = chain.default_account();
+    let deployer = *chain
+        .accounts()
+        .first()
+        .ok_or_else(|| ChainError::Key("no key to deploy from: give the deployer's private key".into()))?;
     let mut gas = Vec::new();
 
     let args = ResourceToken::constructorCall { admin: deployer, uri_: String::new() }.abi_encode();
@@ -139,44 +152,53 @@ pub fn deploy(chain: &mut dyn Chain, circuits: &[CircuitToDeploy<'_>], out: Opti
     gas.push(("deploy Settlement".to_owned(), r.gas_used));
 
     let minter = keccak256("MINTER_ROLE");
+    let mut block_number = 0;
     for (who, account) in [("settlement", settlement), ("deployer", deployer)] {
         let what = format!("grant MINTER_ROLE to the {who}");
         let call = ResourceToken::grantRoleCall { role: minter, account }.abi_encode();
         let r = chain.transact(&what, deployer, Some(token), call.into())?;
         gas.push((what, r.gas_used));
-    }
-
-    let mut deployed = Vec::new();
-    let mut block_number = 0;
-    for c in circuits {
-        let what = format!("deploy Groth16Verifier (N = {})", c.header.slots);
-        let args = verifier_constructor(c.vk).abi_encode();
-        let (verifier, r) = create(chain, &what, deployer, &Groth16Verifier::BYTECODE, args)?;
-        gas.push((what, r.gas_used));
-        let id = circuit_id(c.header);
-        let what = format!("register circuit N = {}", c.header.slots);
-        let call = Settlement::setCircuitCall { circuitId: id, verifier }.abi_encode();
-        let r = chain.transact(&what, deployer, Some(settlement), call.into())?;
-        gas.push((what, r.gas_used));
         block_number = r.block_number;
-        deployed.push(CircuitDeployment {
-            circuit_id: id,
-            circuit: c.header.circuit.clone(),
-            slots: c.header.slots,
-            key_digest: c.header.digest_hex(),
-            verifier,
-        });
-    }
-    if block_number == 0 {
-        block_number = chain.block()?.number;
     }
 
-    let deployment =
-        Deployment { chain_id: chain.chain_id(), deployer, token, settlement, circuits: deployed, block_number, gas };
+    let mut deployment =
+        Deployment { chain_id: chain.chain_id(), deployer, token, settlement, circuits: Vec::new(), block_number, gas };
+    for c in circuits {
+        deployment.add_circuit(chain, c)?;
+    }
     if let Some(path) = out {
         deployment.save(path)?;
     }
     Ok(deployment)
+}
+
+impl Deployment {
+    /// Deploys a `Groth16Verifier` for `c` and registers it in the settlement's
+    /// circuit registry (from the deployer, who holds GOVERNANCE_ROLE), replacing
+    /// the verifier of the same N if the deployment had one. The caller saves the
+    /// deployment file.
+    pub fn add_circuit(&mut self, chain: &mut dyn Chain, c: &CircuitToDeploy<'_>) -> Result<&CircuitDeployment> {
+        let what = format!("deploy Groth16Verifier (N = {})", c.header.slots);
+        let args = verifier_constructor(c.vk).abi_encode();
+        let (verifier, r) = create(chain, &what, self.deployer, &Groth16Verifier::BYTECODE, args)?;
+        self.gas.push((what, r.gas_used));
+        let id = circuit_id(c.header);
+        let what = format!("register circuit N = {}", c.header.slots);
+        let call = Settlement::setCircuitCall { circuitId: id, verifier }.abi_encode();
+        let r = chain.transact(&what, self.deployer, Some(self.settlement), call.into())?;
+        self.gas.push((what, r.gas_used));
+        self.block_number = r.block_number;
+        self.circuits.retain(|d| d.slots != c.header.slots);
+        self.circuits.push(CircuitDeployment {
+            circuit_id: id,
+            circuit: c.header.circuit.clone(),
+            slots: c.header.slots,
+            key_digest: c.header.digest_hex(),
+            vk_hash: vk_hash(c.vk),
+            verifier,
+        });
+        Ok(self.circuits.last().expect("just pushed"))
+    }
 }
 
 /// Runs the read-only call `call` on the contract at `to` and decodes what it

@@ -13,13 +13,17 @@
 //!     and a rename), dev accounts funded at genesis, one block per transaction.
 //!     The default: no node needed.
 //!   - [`RpcChain`]: an alloy HTTP provider signing with local keys
-//!     ([`load_private_key`]: from a file or an environment variable); works
-//!     against anvil and any EVM node; checks the chain id.
+//!     ([`load_private_key`]: from a file or an environment variable), or
+//!     read-only without any; works against anvil and any EVM node; checks the
+//!     chain id.
 //! - [`deploy()`]: deploys `ResourceToken`, `Settlement` and a `Groth16Verifier` per
-//!   circuit, wires them, and writes a [`Deployment`] file.
+//!   circuit, wires them, and writes a [`Deployment`] file;
+//!   [`Deployment::add_circuit`] adds (or replaces) a circuit's verifier later.
 //! - [`Deployment`]'s methods ([`settlement`] module): mint tokens, register a
 //!   meter, open a job (with escrow), settle an epoch, read jobs, stream states,
 //!   balances; every transaction's receipt carries its gas.
+//! - [`anvil`]: starts the npm-installed anvil on a loopback port, for tests and
+//!   local development.
 //! - [`meter_signature`]: EIP-712 signing of a stream's new state with k256,
 //!   exactly as `Settlement.settle` checks it.
 //!
@@ -44,6 +48,7 @@
 //! println!("gas {}", settled.receipt.gas_used);
 //! ```
 
+pub mod anvil;
 pub mod bindings;
 pub mod chain;
 pub mod deploy;
@@ -54,7 +59,7 @@ pub mod rpc;
 pub mod settlement;
 
 pub use chain::{BlockInfo, Chain, DEV_ACCOUNTS, DEV_PRIVATE_KEYS, Receipt};
-pub use deploy::{CircuitDeployment, CircuitToDeploy, DEPLOYMENT_FILE, Deployment, circuit_id, deploy};
+pub use deploy::{CircuitDeployment, CircuitToDeploy, DEPLOYMENT_FILE, Deployment, circuit_id, deploy, vk_hash};
 pub use embedded::{EMBEDDED_CHAIN_ID, EmbeddedChain, STATE_FILE};
 pub use error::ChainError;
 pub use meter_signature::{meter_address, sign_state, state_digest};

@@ -30,19 +30,11 @@ pub struct RpcChain {
 
 impl RpcChain {
     /// Connects to the node at `url`, signing with `signers` (the first is the
-    /// default account). Fails if the node does not answer or, when
-    /// `expected_chain_id` is given, if it is on another chain.
+    /// default account; none makes a read-only client). Fails if the node does
+    /// not answer or, when `expected_chain_id` is given, if it is on another chain.
     pub fn connect(url: &str, signers: Vec<PrivateKeySigner>, expected_chain_id: Option<u64>) -> Result<Self> {
         let parsed: alloy::transports::http::reqwest::Url = url.parse().map_err(|_| ChainError::BadUrl { url: url.to_owned() })?;
-        if signers.is_empty() {
-            return Err(ChainError::Key("give at least one private key to send transactions with".into()));
-        }
         let accounts: Vec<Address> = signers.iter().map(|s| s.address()).collect();
-        let mut signers = signers.into_iter();
-        let mut wallet = EthereumWallet::new(signers.next().expect("checked non-empty"));
-        for signer in signers {
-            wallet.register_signer(signer);
-        }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -52,14 +44,22 @@ impl RpcChain {
             // Nonces are asked from the node for every transaction (not cached): a
             // transaction refused at gas estimation must not use up a nonce, or the
             // next one would wait forever behind the gap.
-            ProviderBuilder::new()
+            let builder = ProviderBuilder::new()
                 .disable_recommended_fillers()
                 .with_gas_estimation()
                 .with_simple_nonce_management()
-                .fetch_chain_id()
-                .wallet(wallet)
-                .connect_http(parsed)
-                .erased()
+                .fetch_chain_id();
+            let mut signers = signers.into_iter();
+            match signers.next() {
+                Some(first) => {
+                    let mut wallet = EthereumWallet::new(first);
+                    for signer in signers {
+                        wallet.register_signer(signer);
+                    }
+                    builder.wallet(wallet).connect_http(parsed).erased()
+                }
+                None => builder.connect_http(parsed).erased(),
+            }
         };
         let mut chain = RpcChain { url: url.to_owned(), provider, runtime, accounts, chain_id: 0 };
         let actual = chain.block_on(|p| async move { p.get_chain_id().await })?;

@@ -8,62 +8,8 @@ mod common;
 
 use common::*;
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-use zkmeter_contracts::{
-    Chain, ChainError, DEV_PRIVATE_KEYS, RpcChain, parse_private_key,
-};
-
-/// anvil as the npm package `@foundry-rs/anvil-linux-amd64` installs it.
-fn anvil_binary() -> Option<PathBuf> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
-    path.is_file().then_some(path)
-}
-
-/// A running anvil, killed when dropped (also when a test fails).
-struct Anvil {
-    child: Child,
-    url: String,
-}
-
-impl Anvil {
-    fn start(binary: &PathBuf) -> Anvil {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(binary)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--chain-id", "31337", "--silent"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start anvil");
-        Anvil { child, url: format!("http://127.0.0.1:{port}") }
-    }
-
-    /// Connects with the dev keys, waiting up to 30 s for anvil to listen.
-    fn connect(&mut self) -> RpcChain {
-        let keys: Vec<_> = DEV_PRIVATE_KEYS.iter().map(|k| parse_private_key(k).unwrap()).collect();
-        let start = Instant::now();
-        loop {
-            match RpcChain::connect(&self.url, keys.clone(), Some(31337)) {
-                Ok(chain) => return chain,
-                Err(ChainError::Unreachable { .. }) if start.elapsed() < Duration::from_secs(30) => {
-                    if let Some(status) = self.child.try_wait().unwrap() {
-                        panic!("anvil exited with {status} before it listened");
-                    }
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                Err(e) => panic!("anvil at {} did not answer: {e}", self.url),
-            }
-        }
-    }
-}
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use zkmeter_contracts::anvil::{ANVIL_CHAIN_ID, AnvilNode, anvil_binary};
+use zkmeter_contracts::{Chain, ChainError, DEV_PRIVATE_KEYS, RpcChain, parse_private_key};
 
 #[test]
 fn settles_a_real_proof_on_anvil_and_refuses_replays() {
@@ -74,13 +20,13 @@ fn settles_a_real_proof_on_anvil_and_refuses_replays() {
         eprintln!("skipping the anvil test: anvil is not installed (run `npm ci` in contracts/)");
         return;
     };
-    let mut anvil = Anvil::start(&binary);
-    let mut chain = anvil.connect();
-    assert_eq!(chain.chain_id(), 31337);
+    let mut anvil = AnvilNode::start(&binary).unwrap();
+    let mut chain = anvil.connect().unwrap();
+    assert_eq!(chain.chain_id(), ANVIL_CHAIN_ID);
 
     // A wrong chain id is refused before anything is sent.
     let key = parse_private_key(DEV_PRIVATE_KEYS[0]).unwrap();
-    let err = RpcChain::connect(&anvil.url, vec![key], Some(1)).err().expect("wrong chain refused");
+    let err = RpcChain::connect(anvil.url(), vec![key], Some(1)).err().expect("wrong chain refused");
     assert!(matches!(err, ChainError::WrongChain { expected: 1, actual: 31337, .. }), "{err}");
 
     let prover = prover();
@@ -91,6 +37,12 @@ fn settles_a_real_proof_on_anvil_and_refuses_replays() {
     let opened = d.job(&mut chain, job).unwrap();
     assert_eq!(opened.meter, zkmeter_contracts::meter_address(&meter_key()));
     assert_eq!((opened.consumer, opened.provider, opened.escrow), (consumer(), provider(), ESCROW));
+
+    // A client without keys reads, and refuses to send.
+    let mut reader = RpcChain::connect(anvil.url(), Vec::new(), Some(31337)).unwrap();
+    assert_eq!(d.job(&mut reader, job).unwrap(), opened);
+    let err = d.close_job(&mut reader, provider(), job).unwrap_err();
+    assert!(matches!(err, ChainError::NoSigner(a) if a == provider()), "{err}");
 
     let gas = settle_and_refuse_replays(chain, &prover, &d, job, |chain| chain);
     eprintln!("anvil: settle gas {} (first epoch), {} (second)", gas.first, gas.second);

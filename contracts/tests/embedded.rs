@@ -65,3 +65,36 @@ fn a_corrupt_state_file_is_refused_with_advice() {
     let err = EmbeddedChain::open(dir.path()).err().expect("refused");
     assert!(err.to_string().contains("move it away"), "{err}");
 }
+
+#[test]
+fn a_new_setup_replaces_the_circuits_verifier() {
+    use rand::SeedableRng;
+    use zkmeter_circuits::{CircuitShape, MeterProver, keys};
+    use zkmeter_contracts::{CircuitToDeploy, sign_state, vk_hash};
+    use zkmeter_verifier::proof_codec::encode_proof;
+
+    let old = prover();
+    let mut chain = EmbeddedChain::in_memory();
+    let (mut d, job) = setup_job(&mut chain, &old, None);
+    let first = d.circuit(SLOTS).unwrap().clone();
+    assert_eq!(first.vk_hash, vk_hash(old.verifying_key()));
+
+    let shape = CircuitShape::meter(SLOTS);
+    let pk = keys::setup(&shape, &mut rand_chacha::ChaCha20Rng::seed_from_u64(7)).unwrap();
+    let new = MeterProver::new(shape, pk);
+    let header = new.shape().header.clone();
+    let replaced = d.add_circuit(&mut chain, &CircuitToDeploy { header: &header, vk: new.verifying_key() }).unwrap().clone();
+    assert_eq!(replaced.circuit_id, first.circuit_id, "same circuit, same id");
+    assert_ne!(replaced.verifier, first.verifier);
+    assert_eq!(replaced.vk_hash, vk_hash(new.verifying_key()));
+    assert_eq!(d.circuits.len(), 1, "the old entry is replaced, not kept");
+
+    // A proof under the old key no longer settles; one under the new key does.
+    let genesis = d.stream_state(&mut chain, job).unwrap();
+    let (statement, proof) = epoch(&old, job, genesis, 1);
+    let sig = sign_state(&meter_key(), chain.chain_id(), d.settlement, job, &statement.new);
+    let err = d.settle(&mut chain, provider(), SLOTS, &statement, &encode_proof(&proof), &sig).unwrap_err();
+    assert!(err.is_revert_with("InvalidProof"), "{err}");
+    let (statement, proof) = epoch(&new, job, genesis, 1);
+    d.settle(&mut chain, provider(), SLOTS, &statement, &encode_proof(&proof), &sig).unwrap();
+}

@@ -1,26 +1,35 @@
-//! `zkmeter demo`: the whole flow on one machine — simulated meters, one proof per
-//! epoch of each stream, every proof verified singly and then all in one batch.
+//! `zkmeter demo`: the whole flow on one machine. Simulated meters of a few
+//! streams, each stream a job on the embedded chain of the data directory (the
+//! consumer escrows tokens, the provider's meter is registered); one proof per
+//! epoch, verified singly and then all in one batch; every epoch settled on the
+//! chain (the escrow burned at the tariff, the provider paid); the jobs closed,
+//! their unused escrow refunded. The chain persists: a second run starts from the
+//! balances the first one left.
 
 use anyhow::{Result, bail};
 use ark_bn254::Fr;
 use ark_std::UniformRand;
+use k256::ecdsa::SigningKey;
 use rand::SeedableRng;
 use rand::rngs::OsRng;
 use rand_chacha::ChaCha20Rng;
+use sha3::{Digest, Keccak256};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use zkmeter_circuits::{PUBLIC_INPUTS, ProofFile, build_epoch};
+use zkmeter_circuits::{Capacity, PUBLIC_INPUTS, ProofFile, StreamId, UsageRecord, build_epoch};
+use zkmeter_contracts::{Address, Chain, DEV_ACCOUNTS, Deployment, U256, meter_address, sign_state};
 use zkmeter_verifier::{Verifier, encode_proof};
 
 use crate::DEFAULT_SLOTS;
+use crate::chain_access::{open_embedded, tokens};
 use crate::key_store::KeyStore;
 use crate::progress::bar;
-use crate::simulate::{default_capacity, simulate, stream};
+use crate::simulate::{default_capacity, simulate_records};
 
 /// Arguments of `zkmeter demo`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Number of simulated streams.
+    /// Number of simulated streams (one job each).
     #[arg(long, default_value_t = 3)]
     streams: usize,
     /// Epochs (proofs) per stream.
@@ -34,11 +43,27 @@ pub struct Args {
     seed: u64,
 }
 
+/// The dev accounts the demo uses: the provider owns the meters, the consumer
+/// opens the jobs (the deployer, account 0, issues the consumer's tokens).
+const PROVIDER: Address = DEV_ACCOUNTS[1];
+const CONSUMER: Address = DEV_ACCOUNTS[2];
+
+/// Escrow is the bill plus this many percent, so closing a job refunds something.
+const ESCROW_MARGIN_PERCENT: u128 = 10;
+
+/// One simulated stream: its meter's key, its job, its records.
+struct DemoStream {
+    key: SigningKey,
+    id: StreamId,
+    records: Vec<UsageRecord>,
+}
+
 struct Row {
     file: ProofFile,
     epoch: usize,
     prove: Duration,
     verify: Duration,
+    gas: u64,
 }
 
 pub fn run(data_dir: &Path, args: Args) -> Result<()> {
@@ -59,55 +84,64 @@ pub fn run(data_dir: &Path, args: Args) -> Result<()> {
         zkmeter_circuits::meter_circuit::CONSTRAINTS_PER_SLOT
     );
 
+    let mut target = open_embedded(data_dir, None)?;
+    let (d, report) = target.ensure_deployed(&[(shape.header.clone(), prover.verifying_key().clone())])?;
+    println!("chain: {}, settlement contract {}", target.description, d.settlement);
+    for line in report {
+        println!("  {line}");
+    }
+    let chain = target.chain.as_mut();
+
     // The last epoch of each stream is left partly empty, to show padding slots.
     let per_stream = args.epochs * slots as usize - (slots as usize / 2).min(slots as usize - 1);
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let capacity = default_capacity();
-    let lines = simulate(args.streams, per_stream, now_ms, args.seed, &capacity);
-    println!("simulated {} meter records\n", lines.len());
+    let records = simulate_records(args.streams, per_stream, now_ms, args.seed, &capacity);
+    println!("simulated {} meter records", records.iter().map(Vec::len).sum::<usize>());
+    let streams = open_jobs(chain, &d, records, &capacity)?;
+
+    println!("\nbalances before settlement");
+    println!("  provider {PROVIDER}: {}", tokens(&d.balances(chain, PROVIDER)?));
+    println!("  consumer {CONSUMER}: {}", tokens(&d.balances(chain, CONSUMER)?));
+    println!("  held in escrow:      {}\n", tokens(&d.balances(chain, d.settlement)?));
 
     let verifier = Verifier::new(prover.verifying_key());
     let proofs_dir = data_dir.join("demo");
-    let progress = bar((args.streams * args.epochs) as u64, "proving epochs");
+    let progress = bar((args.streams * args.epochs) as u64, "proving and settling epochs");
     let mut rng = ChaCha20Rng::from_rng(OsRng)?;
     let mut rows = Vec::new();
-    for s in 0..args.streams {
-        let id = stream(s);
-        let records: Vec<_> = lines.iter().filter(|l| l.stream == id).map(|l| l.record).collect();
-        let mut state = id.genesis();
-        for (epoch, chunk) in records.chunks(slots as usize).enumerate() {
-            let (statement, witness) = build_epoch(id, state, chunk, capacity, Fr::rand(&mut rng), slots as usize)?;
+    for stream in &streams {
+        let mut state = stream.id.genesis();
+        for (epoch, chunk) in stream.records.chunks(slots as usize).enumerate() {
+            let (statement, witness) =
+                build_epoch(stream.id, state, chunk, capacity, Fr::rand(&mut rng), slots as usize)?;
             let t = Instant::now();
             let proof = prover.prove(&statement.instance(), &witness, &mut rng)?;
             let prove = t.elapsed();
             let t = Instant::now();
             verifier.verify(&proof, &statement.public_inputs())?;
             let verify = t.elapsed();
+            let signature = sign_state(&stream.key, chain.chain_id(), d.settlement, stream.id.job_id, &statement.new);
+            let settled = d.settle(chain, PROVIDER, slots, &statement, &encode_proof(&proof), &signature)?;
             let file = ProofFile { key: shape.header.clone(), statement, proof };
-            file.write(&proofs_dir.join(format!("stream{s}-epoch{epoch}.proof.json")))?;
+            file.write(&proofs_dir.join(format!("job{}-epoch{epoch}.proof.json", stream.id.job_id)))?;
+            if let Some(unpaid) = settled.unpaid {
+                bail!("job {} ran out of escrow ({} unpaid): the demo escrows more than it bills", stream.id.job_id, tokens(&unpaid));
+            }
             state = statement.new;
-            rows.push(Row { file, epoch, prove, verify });
+            rows.push(Row { file, epoch, prove, verify, gas: settled.receipt.gas_used });
             progress.inc(1);
         }
     }
     progress.finish_and_clear();
+    print_table(&rows);
 
-    println!("{:<8} {:>5} {:>13} {:>7} {:>10} {:>10}  totals", "stream", "epoch", "seq", "records", "prove ms", "verify ms");
-    for row in &rows {
-        let s = &row.file.statement;
-        let totals: Vec<String> =
-            s.totals.iter().filter(|(_, v)| *v > 0).map(|(c, v)| format!("{c} {v} {}", c.unit())).collect();
-        println!(
-            "{:<8} {:>5} {:>13} {:>7} {:>10.0} {:>10.2}  {}",
-            format!("{}/{}", hex::encode(&s.stream.meter[..2]), s.stream.job_id),
-            row.epoch,
-            format!("{}..={}", s.prev.seq + 1, s.new.seq),
-            s.record_count,
-            row.prove.as_secs_f64() * 1e3,
-            row.verify.as_secs_f64() * 1e3,
-            totals.join(", ")
-        );
+    for stream in &streams {
+        d.close_job(chain, PROVIDER, stream.id.job_id)?;
     }
+    println!("\nbalances after settling every epoch and closing the jobs (unused escrow refunded)");
+    println!("  provider {PROVIDER}: {}", tokens(&d.balances(chain, PROVIDER)?));
+    println!("  consumer {CONSUMER}: {}", tokens(&d.balances(chain, CONSUMER)?));
 
     let inputs: Vec<[Fr; PUBLIC_INPUTS]> = rows.iter().map(|r| r.file.statement.public_inputs()).collect();
     let items: Vec<_> = rows.iter().zip(&inputs).map(|(r, x)| (&r.file.proof, &x[..])).collect();
@@ -121,10 +155,12 @@ pub fn run(data_dir: &Path, args: Args) -> Result<()> {
     let n = rows.len() as f64;
     let mean = |f: fn(&Row) -> Duration| rows.iter().map(f).sum::<Duration>().as_secs_f64() / n;
     let single_total: f64 = rows.iter().map(|r| r.verify.as_secs_f64()).sum();
+    let records_proved: u64 = rows.iter().map(|r| u64::from(r.file.statement.record_count)).sum();
+    let gas: u64 = rows.iter().map(|r| r.gas).sum();
     println!();
     println!("summary");
     println!("  proofs                {} (all verified singly and in one batch)", rows.len());
-    println!("  records proved        {}", rows.iter().map(|r| r.file.statement.record_count as usize).sum::<usize>());
+    println!("  records proved        {records_proved}");
     println!("  constraints / proof   {}", shape.num_constraints);
     println!("  proof size            {} bytes (EVM encoding)", encode_proof(&rows[0].file.proof).len());
     println!("  mean prove time       {:.0} ms", mean(|r| r.prove) * 1e3);
@@ -135,7 +171,91 @@ pub fn run(data_dir: &Path, args: Args) -> Result<()> {
         rows.len(),
         single_total * 1e3
     );
+    println!("  settlements           {} on chain {}", rows.len(), chain.chain_id());
+    println!(
+        "  gas / settlement      {:.0} mean ({:.0} per record)",
+        gas as f64 / n,
+        gas as f64 / records_proved.max(1) as f64
+    );
     println!("  proof files           {}", proofs_dir.display());
     println!("\nverify them again with: zkmeter verify {}/*.proof.json", proofs_dir.display());
+    println!("see the chain with:      zkmeter chain status");
     Ok(())
+}
+
+/// The demo's meter key for stream `index`: derived from a public string, so
+/// anyone can sign as these meters. Demo only.
+fn demo_meter_key(index: usize) -> SigningKey {
+    let secret = Keccak256::digest(format!("zkmeter demo meter key {index}"));
+    SigningKey::from_slice(&secret).expect("these digests are below the secp256k1 order")
+}
+
+/// Registers each stream's meter (first run only), issues the consumer the
+/// tokens its jobs need, and opens one job per stream escrowing its bill plus a
+/// margin; returns the streams with their job ids.
+fn open_jobs(
+    chain: &mut dyn Chain,
+    d: &Deployment,
+    records: Vec<Vec<UsageRecord>>,
+    capacity: &Capacity,
+) -> Result<Vec<DemoStream>> {
+    let escrows: Vec<[u128; 5]> = records
+        .iter()
+        .map(|rs| {
+            let mut bill = [0u128; 5];
+            for r in rs {
+                bill[r.class.index()] += u128::from(r.quantity);
+            }
+            bill.map(|b| b + b * ESCROW_MARGIN_PERCENT / 100)
+        })
+        .collect();
+    let mut issued = [0u128; 5];
+    for escrow in &escrows {
+        for (total, e) in issued.iter_mut().zip(escrow) {
+            *total += e;
+        }
+    }
+    d.mint_tokens(chain, CONSUMER, issued)?;
+    println!("issued the consumer {}", tokens(&issued.map(U256::from)));
+
+    let expires_at = chain.block()?.timestamp + 24 * 3600;
+    let mut streams = Vec::new();
+    for (index, (records, escrow)) in records.into_iter().zip(escrows).enumerate() {
+        let key = demo_meter_key(index);
+        let meter = meter_address(&key);
+        let (owner, _, registered) = d.meter_info(chain, meter)?;
+        if owner == Address::ZERO {
+            d.register_meter(chain, PROVIDER, meter, capacity)?;
+        } else if owner != PROVIDER || registered != *capacity {
+            bail!(
+                "meter {meter} is registered on this chain by {owner} with capacity {registered:?}, not as the demo \
+                 registers it: run the demo with a fresh --data-dir"
+            );
+        }
+        let (job_id, _) = d.open_job(chain, CONSUMER, meter, expires_at, escrow)?;
+        println!("job {job_id}: meter {meter}, escrow {}", tokens(&escrow.map(U256::from)));
+        streams.push(DemoStream { key, id: StreamId { meter: meter.into(), job_id }, records });
+    }
+    Ok(streams)
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "{:<5} {:>5} {:>13} {:>7} {:>9} {:>9} {:>8}  billed",
+        "job", "epoch", "seq", "records", "prove ms", "verify ms", "gas"
+    );
+    for row in rows {
+        let s = &row.file.statement;
+        println!(
+            "{:<5} {:>5} {:>13} {:>7} {:>9.0} {:>9.2} {:>8}  {}",
+            s.stream.job_id,
+            row.epoch,
+            format!("{}..={}", s.prev.seq + 1, s.new.seq),
+            s.record_count,
+            row.prove.as_secs_f64() * 1e3,
+            row.verify.as_secs_f64() * 1e3,
+            row.gas,
+            tokens(&s.totals.0.map(U256::from))
+        );
+    }
 }

@@ -1,5 +1,7 @@
 //! One module per subcommand: each has its `Args` and a `run`.
 
+pub mod balance;
+pub mod chain;
 pub mod demo;
 pub mod export;
 pub mod inspect;

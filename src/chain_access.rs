@@ -1,0 +1,184 @@
+//! Which chain a command talks to (the embedded chain in the data directory, or a
+//! node over JSON-RPC), the deployment file it uses there, and how token amounts
+//! are shown.
+
+use anyhow::{Context, Result, bail};
+use ark_bn254::Bn254;
+use ark_groth16::VerifyingKey;
+use std::path::{Path, PathBuf};
+use zkmeter_circuits::{KeyHeader, ResourceClass};
+use zkmeter_contracts::{
+    Address, CLASSES, Chain, CircuitToDeploy, DEPLOYMENT_FILE, Deployment, EmbeddedChain, RpcChain, STATE_FILE, U256,
+    deploy, load_private_key, vk_hash,
+};
+
+/// The environment variable holding the hex private key for JSON-RPC transactions.
+pub const PRIVATE_KEY_ENV: &str = "ZKMETER_PRIVATE_KEY";
+
+/// Chain options shared by the commands that talk to a chain.
+#[derive(clap::Args)]
+pub struct ChainArgs {
+    /// JSON-RPC URL of an EVM node (e.g. anvil's http://127.0.0.1:8545). Without
+    /// it, the embedded chain kept in the data directory.
+    #[arg(long, env = "ZKMETER_RPC_URL")]
+    rpc_url: Option<String>,
+    /// File holding the hex private key to send transactions with (JSON-RPC only);
+    /// without it, the key in $ZKMETER_PRIVATE_KEY.
+    #[arg(long, requires = "rpc_url")]
+    private_key_file: Option<PathBuf>,
+    /// Refuse a node on another chain than this one (JSON-RPC only).
+    #[arg(long, requires = "rpc_url")]
+    chain_id: Option<u64>,
+    /// The deployment file [default: chain/deployment.json in the data directory
+    /// for the embedded chain, deployments/chain-<ID>.json for a node].
+    #[arg(long)]
+    deployment: Option<PathBuf>,
+}
+
+/// An open chain and where its deployment file is.
+pub struct Target {
+    /// The chain.
+    pub chain: Box<dyn Chain>,
+    /// Its deployment file.
+    pub deployment_path: PathBuf,
+    /// "embedded chain PATH" or the node's URL, for messages.
+    pub description: String,
+}
+
+/// The embedded chain of a data directory lives here.
+pub fn embedded_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("chain")
+}
+
+impl ChainArgs {
+    /// Opens the chain. `signing`: the command sends transactions, so a node needs
+    /// a key (the embedded chain signs with its dev accounts).
+    pub fn open(&self, data_dir: &Path, signing: bool) -> Result<Target> {
+        let Some(url) = &self.rpc_url else {
+            return open_embedded(data_dir, self.deployment.clone());
+        };
+        let key_given = self.private_key_file.is_some() || std::env::var_os(PRIVATE_KEY_ENV).is_some();
+        let signers = if signing || key_given {
+            vec![load_private_key(self.private_key_file.as_deref(), PRIVATE_KEY_ENV)?]
+        } else {
+            Vec::new()
+        };
+        let chain = RpcChain::connect(url, signers, self.chain_id)?;
+        let deployment_path = self.deployment.clone().unwrap_or_else(|| {
+            data_dir.join("deployments").join(format!("chain-{}.json", chain.chain_id()))
+        });
+        Ok(Target { chain: Box::new(chain), deployment_path, description: url.clone() })
+    }
+}
+
+/// Opens the embedded chain of `data_dir` (made on first use).
+pub fn open_embedded(data_dir: &Path, deployment: Option<PathBuf>) -> Result<Target> {
+    let dir = embedded_dir(data_dir);
+    let chain = EmbeddedChain::open(&dir)?;
+    Ok(Target {
+        chain: Box::new(chain),
+        deployment_path: deployment.unwrap_or_else(|| dir.join(DEPLOYMENT_FILE)),
+        description: format!("embedded chain {}", dir.join(STATE_FILE).display()),
+    })
+}
+
+impl Target {
+    /// The deployment this chain has, checked to be of this chain and to answer.
+    pub fn deployment(&mut self) -> Result<Deployment> {
+        if !self.deployment_path.exists() {
+            bail!(
+                "no deployment at {}: run `zkmeter chain deploy`{}",
+                self.deployment_path.display(),
+                if self.description.starts_with("embedded") { "" } else { " --rpc-url URL" }
+            );
+        }
+        let d = Deployment::load(&self.deployment_path)?;
+        self.check(&d)?;
+        Ok(d)
+    }
+
+    fn check(&mut self, d: &Deployment) -> Result<()> {
+        let id = self.chain.chain_id();
+        if d.chain_id != id {
+            bail!(
+                "{} is a deployment on chain {}, but {} is chain {id}: pass the right --deployment or --rpc-url",
+                self.deployment_path.display(),
+                d.chain_id,
+                self.description
+            );
+        }
+        d.job_count(self.chain.as_mut()).map(drop).with_context(|| {
+            format!(
+                "the contracts in {} do not answer on {} (was the chain reset?): run `zkmeter chain deploy` again",
+                self.deployment_path.display(),
+                self.description
+            )
+        })
+    }
+
+    /// Makes sure the chain has zkmeter deployed with a verifier for each of
+    /// `circuits` holding exactly that verifying key: deploys everything when
+    /// there is no deployment (or its contracts are gone, e.g. a reset node), and
+    /// adds or replaces verifiers whose key differs. Returns the deployment (saved)
+    /// and one line per thing done or found.
+    pub fn ensure_deployed(&mut self, circuits: &[(KeyHeader, VerifyingKey<Bn254>)]) -> Result<(Deployment, Vec<String>)> {
+        let mut report = Vec::new();
+        let existing = if self.deployment_path.exists() {
+            let d = Deployment::load(&self.deployment_path)?;
+            match self.check(&d) {
+                Ok(()) => Some(d),
+                Err(e) => {
+                    report.push(format!("{e:#}; deploying afresh"));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let mut d = match existing {
+            Some(d) => d,
+            None => {
+                let d = deploy(self.chain.as_mut(), &[], None)?;
+                report.push(format!("deployed ResourceToken at {} and Settlement at {}", d.token, d.settlement));
+                d
+            }
+        };
+        for (header, vk) in circuits {
+            match d.circuit(header.slots) {
+                Some(c) if c.vk_hash == vk_hash(vk) && c.key_digest == header.digest_hex() => {
+                    report.push(format!("verifier for N = {} at {} holds this key", header.slots, c.verifier));
+                }
+                previous => {
+                    let replaced = previous.map(|c| c.verifier);
+                    let c = d.add_circuit(self.chain.as_mut(), &CircuitToDeploy { header, vk })?;
+                    report.push(match replaced {
+                        Some(old) => format!(
+                            "verifier for N = {} at {} (replaces {old}, which held another key)",
+                            header.slots, c.verifier
+                        ),
+                        None => format!("deployed the verifier for N = {} at {}", header.slots, c.verifier),
+                    });
+                }
+            }
+        }
+        d.save(&self.deployment_path)?;
+        Ok((d, report))
+    }
+}
+
+/// Parses an account address (`0x` and 40 hex digits).
+pub fn parse_address(text: &str) -> Result<Address> {
+    text.trim().parse().map_err(|_| anyhow::anyhow!("{text:?} is not an address: give 0x and 40 hex digits"))
+}
+
+/// Token amounts per class, e.g. "gpu 1200 GPU-ms, energy 7000 mJ" (zeros left
+/// out; "none" when all are zero).
+pub fn tokens(amounts: &[U256; CLASSES]) -> String {
+    let parts: Vec<String> = ResourceClass::ALL
+        .iter()
+        .zip(amounts)
+        .filter(|(_, a)| !a.is_zero())
+        .map(|(c, a)| format!("{c} {a} {}", c.unit()))
+        .collect();
+    if parts.is_empty() { "none".to_owned() } else { parts.join(", ") }
+}
