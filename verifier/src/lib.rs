@@ -10,8 +10,8 @@
 //!
 //! It does **not** know what the public inputs mean (that is
 //! `zkmeter_circuits::statement`), check meter signatures, or replay-protect
-//! anything. The gRPC service, the receipt store and the settlement submitter will
-//! live in this crate too, built on the modules here.
+//! anything: the gRPC verifier service that does is `zkmeter-service`
+//! (`service/`), built on the modules here.
 //!
 //! Groth16 proofs are malleable: a valid proof can be re-randomised into different
 //! bytes that verify for the same statement. Replay protection must key on the

@@ -1,0 +1,132 @@
+//! The service's configuration: a TOML file (`--config`), each setting
+//! overridable by a flag or an environment variable, with defaults that run a
+//! local verifier on the embedded chain of a data directory.
+//!
+//! ```toml
+//! listen = "127.0.0.1:50051"
+//! metrics_listen = "127.0.0.1:9464"
+//! data_dir = "/var/lib/zkmeter"
+//! database_url = "postgres://zkmeter@127.0.0.1/zkmeter"   # default: SQLite in data_dir
+//! verifying_keys = ["/var/lib/zkmeter/keys/meter-32.vk"]  # default: every keys/meter-*.vk
+//! rpc_url = "http://127.0.0.1:8545"                       # default: the embedded chain
+//! private_key_file = "/etc/zkmeter/settler.key"           # or $ZKMETER_PRIVATE_KEY
+//! max_batch = 64
+//! max_wait_ms = 5
+//! max_message_bytes = 1048576
+//! request_timeout_ms = 30000
+//! concurrency_per_connection = 256
+//! retry_initial_ms = 500
+//! retry_max_ms = 30000
+//! ```
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The environment variable with the settling account's hex private key (JSON-RPC chains).
+pub const PRIVATE_KEY_ENV: &str = "ZKMETER_PRIVATE_KEY";
+
+/// Everything the service needs to start.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// gRPC address.
+    pub listen: SocketAddr,
+    /// Prometheus `/metrics` address; none: no metrics endpoint.
+    pub metrics_listen: Option<SocketAddr>,
+    /// The data directory: keys, the embedded chain, the SQLite receipts.
+    pub data_dir: PathBuf,
+    /// `sqlite:PATH` or `postgres://…`; default: `receipts.db` in the data directory.
+    pub database_url: Option<String>,
+    /// Verifying key files of the circuits to accept; default: every `keys/meter-*.vk`.
+    pub verifying_keys: Vec<PathBuf>,
+    /// A JSON-RPC node to settle on; default: the embedded chain in the data directory.
+    pub rpc_url: Option<String>,
+    /// The settling account's key file (JSON-RPC only); default: $ZKMETER_PRIVATE_KEY.
+    pub private_key_file: Option<PathBuf>,
+    /// The chain id the node must have (JSON-RPC only).
+    pub chain_id: Option<u64>,
+    /// The deployment file; default: as `zkmeter chain deploy` writes it.
+    pub deployment: Option<PathBuf>,
+    /// Most proofs per verification batch.
+    pub max_batch: usize,
+    /// Longest a proof waits for a batch to fill, in milliseconds.
+    pub max_wait_ms: u64,
+    /// Largest gRPC message accepted, in bytes.
+    pub max_message_bytes: usize,
+    /// Deadline of each request, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Requests served at once per connection.
+    pub concurrency_per_connection: usize,
+    /// First wait before retrying a settlement the chain did not take, in milliseconds.
+    pub retry_initial_ms: u64,
+    /// Longest wait between settlement retries, in milliseconds.
+    pub retry_max_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:50051".parse().expect("a valid address"),
+            metrics_listen: None,
+            data_dir: default_data_dir(),
+            database_url: None,
+            verifying_keys: Vec::new(),
+            rpc_url: None,
+            private_key_file: None,
+            chain_id: None,
+            deployment: None,
+            max_batch: 64,
+            max_wait_ms: 5,
+            // A submission is about 700 bytes; SubmitProofs carries up to 1024.
+            max_message_bytes: 1 << 20,
+            request_timeout_ms: 30_000,
+            concurrency_per_connection: 256,
+            retry_initial_ms: 500,
+            retry_max_ms: 30_000,
+        }
+    }
+}
+
+/// The data directory the `zkmeter` command line uses too.
+pub fn default_data_dir() -> PathBuf {
+    dirs::data_dir().map_or_else(|| PathBuf::from("zkmeter-data"), |d| d.join("zkmeter"))
+}
+
+impl Config {
+    /// Reads a TOML file; settings it leaves out keep their defaults.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("{} is not a valid verifier config", path.display()))
+    }
+
+    /// The receipt database URL.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("receipts.db").display()))
+    }
+
+    /// The verifying key files to load.
+    pub fn verifying_key_files(&self) -> Result<Vec<PathBuf>> {
+        if !self.verifying_keys.is_empty() {
+            return Ok(self.verifying_keys.clone());
+        }
+        let dir = self.data_dir.join("keys");
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .with_context(|| format!("no keys in {}: run `zkmeter setup` or set verifying_keys", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "vk"))
+            .collect();
+        found.sort();
+        anyhow::ensure!(!found.is_empty(), "no *.vk files in {}: run `zkmeter setup` or set verifying_keys", dir.display());
+        Ok(found)
+    }
+
+    /// The deployment file.
+    pub fn deployment_file(&self, chain_id: u64) -> PathBuf {
+        self.deployment.clone().unwrap_or_else(|| match self.rpc_url {
+            None => self.data_dir.join("chain").join(zkmeter_contracts::DEPLOYMENT_FILE),
+            Some(_) => self.data_dir.join("deployments").join(format!("chain-{chain_id}.json")),
+        })
+    }
+}

@@ -1,0 +1,118 @@
+//! Between protobuf messages, the circuits' types and store rows: fixed-size
+//! byte fields are checked here, once, with an error naming the field.
+
+use ark_bn254::Fr;
+use ark_ff::{BigInteger, PrimeField};
+use zkmeter_circuits::StreamState;
+use zkmeter_store::{Receipt, Status, StreamStateRow};
+
+use crate::proto;
+
+/// A message field that is missing or has the wrong size or value.
+#[derive(Debug, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct FieldError {
+    /// The field, e.g. "statement.prev.head".
+    pub field: String,
+    /// What is wrong with it and what it should be.
+    pub problem: String,
+}
+
+impl FieldError {
+    /// An error about `field`.
+    pub fn new(field: &str, problem: impl Into<String>) -> Self {
+        FieldError { field: field.to_owned(), problem: problem.into() }
+    }
+}
+
+/// Exactly `N` bytes.
+pub fn fixed<const N: usize>(field: &str, bytes: &[u8]) -> Result<[u8; N], FieldError> {
+    bytes.try_into().map_err(|_| FieldError::new(field, format!("{} bytes, expected {N}", bytes.len())))
+}
+
+/// A 32-byte big-endian field element, below the scalar modulus r.
+pub fn field_element(field: &str, bytes: &[u8]) -> Result<Fr, FieldError> {
+    let word: [u8; 32] = fixed(field, bytes)?;
+    let x = Fr::from_be_bytes_mod_order(&word);
+    if fr_bytes(&x) != word {
+        return Err(FieldError::new(field, "not below the BN254 scalar modulus r"));
+    }
+    Ok(x)
+}
+
+/// A field element as 32 big-endian bytes.
+pub fn fr_bytes(x: &Fr) -> [u8; 32] {
+    x.into_bigint().to_bytes_be().try_into().expect("a BN254 scalar is 32 bytes")
+}
+
+/// A proto stream state, checked.
+pub fn stream_state(field: &str, s: Option<&proto::StreamState>) -> Result<StreamState, FieldError> {
+    let s = s.ok_or_else(|| FieldError::new(field, "missing"))?;
+    Ok(StreamState { head: field_element(&format!("{field}.head"), &s.head)?, seq: s.seq, end_ms: s.end_ms })
+}
+
+/// A stream state as a proto message.
+pub fn state_message(s: &StreamState) -> proto::StreamState {
+    proto::StreamState { head: fr_bytes(&s.head).to_vec(), seq: s.seq, end_ms: s.end_ms }
+}
+
+/// A stream state as a store row.
+pub fn state_row(s: &StreamState) -> StreamStateRow {
+    StreamStateRow { head: fr_bytes(&s.head), seq: s.seq, end_ms: s.end_ms }
+}
+
+/// A store row as a stream state; the store only holds states the service checked.
+pub fn row_state(field: &str, r: &StreamStateRow) -> Result<StreamState, FieldError> {
+    Ok(StreamState { head: field_element(field, &r.head)?, seq: r.seq, end_ms: r.end_ms })
+}
+
+fn row_message(r: &StreamStateRow) -> proto::StreamState {
+    proto::StreamState { head: r.head.to_vec(), seq: r.seq, end_ms: r.end_ms }
+}
+
+/// A receipt status as its proto enum.
+pub fn status_message(s: Status) -> proto::ReceiptStatus {
+    match s {
+        Status::Accepted => proto::ReceiptStatus::Accepted,
+        Status::Verified => proto::ReceiptStatus::Verified,
+        Status::Submitted => proto::ReceiptStatus::Submitted,
+        Status::Settled => proto::ReceiptStatus::Settled,
+        Status::Rejected => proto::ReceiptStatus::Rejected,
+    }
+}
+
+/// A proto status filter: `None` for unspecified.
+pub fn status_filter(s: proto::ReceiptStatus) -> Option<Status> {
+    match s {
+        proto::ReceiptStatus::Unspecified => None,
+        proto::ReceiptStatus::Accepted => Some(Status::Accepted),
+        proto::ReceiptStatus::Verified => Some(Status::Verified),
+        proto::ReceiptStatus::Submitted => Some(Status::Submitted),
+        proto::ReceiptStatus::Settled => Some(Status::Settled),
+        proto::ReceiptStatus::Rejected => Some(Status::Rejected),
+    }
+}
+
+/// A stored receipt as a proto message.
+pub fn receipt_message(r: &Receipt) -> proto::Receipt {
+    proto::Receipt {
+        id: r.id.to_vec(),
+        status: status_message(r.status).into(),
+        reason: r.reason.clone().unwrap_or_default(),
+        tx_hash: r.tx_hash.map(|h| h.to_vec()).unwrap_or_default(),
+        gas_used: r.gas_used.unwrap_or_default(),
+        chain_id: r.chain_id,
+        circuit_id: r.circuit_id.to_vec(),
+        statement: Some(proto::MeterStatement {
+            job_id: r.job_id,
+            meter: r.meter.to_vec(),
+            prev: Some(row_message(&r.prev)),
+            next: Some(row_message(&r.next)),
+            record_count: r.record_count,
+            totals: r.totals.to_vec(),
+        }),
+        attempts: r.attempts,
+        created_at_ms: r.created_at_ms,
+        updated_at_ms: r.updated_at_ms,
+    }
+}

@@ -1,0 +1,71 @@
+//! Prometheus metrics: submissions by outcome, verification batches (size and
+//! latency), settlements (gas and failures). Served as text at `/metrics`.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::time::Duration;
+
+type Labels = Vec<(&'static str, &'static str)>;
+
+/// The service's metrics.
+pub struct Metrics {
+    registry: Registry,
+    submissions: Family<Labels, Counter>,
+    batch_size: Histogram,
+    batch_seconds: Histogram,
+    settlement_gas: Histogram,
+    settlements: Family<Labels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("zkmeter_verifier");
+        let submissions = Family::<Labels, Counter>::default();
+        registry.register("submissions", "Proof submissions by outcome", submissions.clone());
+        let batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 10));
+        registry.register("verify_batch_size", "Proofs per verification batch", batch_size.clone());
+        let batch_seconds = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
+        registry.register("verify_batch_seconds", "Time to verify one batch (pairings and bisection)", batch_seconds.clone());
+        let settlement_gas = Histogram::new(exponential_buckets(100_000.0, 1.25, 12));
+        registry.register("settlement_gas", "Gas used by each settlement transaction", settlement_gas.clone());
+        let settlements = Family::<Labels, Counter>::default();
+        registry.register("settlements", "Settlement attempts by outcome", settlements.clone());
+        Metrics { registry, submissions, batch_size, batch_seconds, settlement_gas, settlements }
+    }
+
+    /// Counts a submission with `outcome` (e.g. "verified", "duplicate", "invalid_proof").
+    pub fn submission(&self, outcome: &'static str) {
+        self.submissions.get_or_create(&vec![("outcome", outcome)]).inc();
+    }
+
+    /// Records one verification batch.
+    pub fn observe_batch(&self, size: usize, took: Duration) {
+        self.batch_size.observe(size as f64);
+        self.batch_seconds.observe(took.as_secs_f64());
+    }
+
+    /// Counts a settlement attempt with `outcome` ("settled", "retry", "rejected").
+    pub fn settlement(&self, outcome: &'static str, gas: Option<u64>) {
+        self.settlements.get_or_create(&vec![("outcome", outcome)]).inc();
+        if let Some(gas) = gas {
+            self.settlement_gas.observe(gas as f64);
+        }
+    }
+
+    /// The metrics in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}

@@ -1,0 +1,173 @@
+//! Wiring: opens the store, the chain and the keys named by a [`Config`],
+//! finishes what a previous run left pending, starts the batcher and the
+//! settler, and serves gRPC (with health and reflection) and `/metrics` until
+//! shutdown.
+
+use anyhow::{Context, Result, bail};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use zkmeter_circuits::keys::load_verifying_key;
+use zkmeter_contracts::{Chain, Deployment, EmbeddedChain, RpcChain, load_private_key, vk_hash};
+use zkmeter_store::{Status, Store};
+
+use crate::batcher::{BatchPolicy, Batcher};
+use crate::chain_worker::ChainWorker;
+use crate::config::{Config, PRIVATE_KEY_ENV};
+use crate::metrics::Metrics;
+use crate::proto::verifier_service_server::VerifierServiceServer;
+use crate::service::Verifier;
+use crate::settler::{self, RetryPolicy, SettleSignal};
+use crate::submission::Circuits;
+
+/// Where a started service listens.
+pub struct Bound {
+    /// The gRPC address.
+    pub grpc: SocketAddr,
+    /// The metrics address, if served.
+    pub metrics: Option<SocketAddr>,
+}
+
+/// Starts everything `config` names; `on_bound` hears the addresses once the
+/// sockets are bound; serves until `shutdown` completes, then lets in-flight
+/// requests finish.
+pub async fn serve(config: Config, on_bound: impl FnOnce(&Bound), shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    let store = Store::open(&config.database_url()).await.context("cannot open the receipt store")?;
+
+    let mut keys = Vec::new();
+    for path in config.verifying_key_files()? {
+        keys.push(load_verifying_key(&path).with_context(|| format!("cannot load verifying key {}", path.display()))?);
+    }
+    let chain = open_chain(&config, keys.clone())?;
+    let mut circuits = Circuits::default();
+    for (header, vk) in &keys {
+        circuits.add(header.clone(), vk);
+    }
+    tracing::info!(chain_id = chain.chain_id(), settlement = %chain.deployment().settlement, circuits = circuits.0.len(), "chain ready");
+
+    let metrics = Arc::new(Metrics::new());
+    let batcher = Batcher::start(
+        BatchPolicy { max_batch: config.max_batch.max(1), max_wait: Duration::from_millis(config.max_wait_ms) },
+        metrics.clone(),
+    );
+    recover_accepted(&store, &circuits, &chain, &batcher).await?;
+    let signal = SettleSignal::default();
+    tokio::spawn(settler::run(
+        store.clone(),
+        chain.clone(),
+        circuits.clone(),
+        signal.clone(),
+        RetryPolicy {
+            initial: Duration::from_millis(config.retry_initial_ms),
+            max: Duration::from_millis(config.retry_max_ms.max(config.retry_initial_ms)),
+        },
+        metrics.clone(),
+    ));
+
+    let listener = TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let grpc = listener.local_addr()?;
+    let metrics_addr = match config.metrics_listen {
+        Some(addr) => Some(serve_metrics(addr, metrics.clone()).await?),
+        None => None,
+    };
+    on_bound(&Bound { grpc, metrics: metrics_addr });
+
+    let verifier = Verifier { circuits, chain, store: store.clone(), batcher, settle: signal, metrics };
+    let service = VerifierServiceServer::new(verifier)
+        .max_decoding_message_size(config.max_message_bytes)
+        .max_encoding_message_size(config.max_message_bytes);
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<VerifierServiceServer<Verifier>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("cannot build the reflection service")?;
+    tonic::transport::Server::builder()
+        .timeout(Duration::from_millis(config.request_timeout_ms))
+        .concurrency_limit_per_connection(config.concurrency_per_connection)
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(service)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await
+        .context("the gRPC server failed")?;
+    store.close().await;
+    Ok(())
+}
+
+/// Opens the configured chain on the chain thread and checks that its deployment
+/// has a verifier holding each of `keys`.
+fn open_chain(config: &Config, keys: Vec<(zkmeter_circuits::KeyHeader, ark_groth16::VerifyingKey<ark_bn254::Bn254>)>) -> Result<ChainWorker> {
+    let config = config.clone();
+    ChainWorker::start(move || {
+        let chain: Box<dyn Chain> = match &config.rpc_url {
+            None => Box::new(EmbeddedChain::open(&config.data_dir.join("chain"))?),
+            Some(url) => {
+                let key = load_private_key(config.private_key_file.as_deref(), PRIVATE_KEY_ENV)?;
+                Box::new(RpcChain::connect(url, vec![key], config.chain_id)?)
+            }
+        };
+        let path = config.deployment_file(chain.chain_id());
+        let deployment = Deployment::load(&path)
+            .with_context(|| format!("no usable deployment at {}: run `zkmeter chain deploy` first", path.display()))?;
+        if deployment.chain_id != chain.chain_id() {
+            bail!("{} is for chain {}, but the chain is {}", path.display(), deployment.chain_id, chain.chain_id());
+        }
+        for (header, vk) in &keys {
+            match deployment.circuit(header.slots) {
+                Some(c) if c.vk_hash == vk_hash(vk) => {}
+                _ => bail!(
+                    "the deployment in {} has no verifier holding the key for N = {}: run `zkmeter chain deploy --records {}`",
+                    path.display(),
+                    header.slots,
+                    header.slots
+                ),
+            }
+        }
+        Ok((chain, deployment))
+    })
+}
+
+/// Receipts left `accepted` by a crash between recording and marking them
+/// verified: their proofs are checked again, then marked.
+async fn recover_accepted(store: &Store, circuits: &Circuits, chain: &ChainWorker, batcher: &Batcher) -> Result<()> {
+    loop {
+        let pending = store.pending_verification(256).await?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        for r in pending {
+            let valid = crate::submission::reverify(&r, circuits, chain, batcher)
+                .await
+                .map_err(|why| anyhow::anyhow!("cannot re-check receipt {} left pending: {why}", hex::encode(r.id)))?;
+            let (to, reason) = if valid { (Status::Verified, None) } else { (Status::Rejected, Some("the proof does not verify")) };
+            store.set_status(&r.id, to, reason, None, None).await?;
+        }
+    }
+}
+
+async fn serve_metrics(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<SocketAddr> {
+    let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} for metrics"))?;
+    let bound = listener.local_addr()?;
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let metrics = metrics.clone();
+            async move {
+                ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics.render())
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "the metrics endpoint stopped");
+        }
+    });
+    Ok(bound)
+}

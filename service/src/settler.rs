@@ -1,0 +1,169 @@
+//! Settlement: verified receipts go to the chain, one transaction each, in the
+//! order they were accepted. The store says what is pending, so a restart
+//! resumes where the last run stopped.
+//!
+//! At most one settlement per statement: the contract refuses a statement that
+//! does not continue the stored stream state (`StaleState`). When a retry hits
+//! that refusal and the chain's state is the receipt's new state, an earlier
+//! attempt went through (the process died before it recorded so): the receipt
+//! is marked settled, not sent again. A node that does not answer leaves the
+//! receipt pending and is retried with exponential backoff; a revert for any
+//! other reason rejects the receipt with the contract's reason.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use zkmeter_circuits::{MeterStatement, PerClass, StreamId};
+use zkmeter_contracts::{Address, ChainError};
+use zkmeter_store::{Hash, Receipt, Status, Store};
+use zkmeter_verifier::PROOF_LEN;
+
+use crate::chain_worker::ChainWorker;
+use crate::convert::row_state;
+use crate::metrics::Metrics;
+use crate::submission::Circuits;
+
+/// Retry timing for a chain that does not answer.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    /// The first wait.
+    pub initial: Duration,
+    /// The longest wait.
+    pub max: Duration,
+}
+
+/// The settlement worker's doorbell: ring it when a receipt becomes verified.
+#[derive(Clone, Default)]
+pub struct SettleSignal(Arc<Notify>);
+
+impl SettleSignal {
+    /// Wakes the worker.
+    pub fn ring(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// What one attempt came to.
+enum Attempt {
+    Settled { tx: Hash, gas: u64 },
+    AlreadySettled,
+    Retry(String),
+    Rejected(String),
+}
+
+/// Runs the settlement worker until the process ends.
+pub async fn run(
+    store: Store,
+    chain: ChainWorker,
+    circuits: Circuits,
+    signal: SettleSignal,
+    retry: RetryPolicy,
+    metrics: Arc<Metrics>,
+) {
+    let mut backoff: HashMap<Hash, (Instant, Duration)> = HashMap::new();
+    loop {
+        let pending = match store.pending_settlement(chain.chain_id(), 64).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read pending settlements; retrying");
+                tokio::time::sleep(retry.initial).await;
+                continue;
+            }
+        };
+        let now = Instant::now();
+        let due: Vec<Receipt> =
+            pending.into_iter().filter(|r| backoff.get(&r.id).is_none_or(|(at, _)| *at <= now)).collect();
+        if due.is_empty() {
+            let next = backoff.values().map(|(at, _)| *at).min();
+            let wait = next.map_or(Duration::from_secs(5), |at| at.saturating_duration_since(now));
+            tokio::select! {
+                _ = signal.0.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+            continue;
+        }
+        for receipt in due {
+            let id = receipt.id;
+            match settle(&store, &chain, &circuits, receipt).await {
+                Ok(Attempt::Settled { tx, gas }) => {
+                    metrics.settlement("settled", Some(gas));
+                    backoff.remove(&id);
+                    record(&store, &id, Status::Settled, None, Some(tx), Some(gas)).await;
+                }
+                Ok(Attempt::AlreadySettled) => {
+                    metrics.settlement("settled", None);
+                    backoff.remove(&id);
+                    let why = "settled by an earlier attempt (the chain holds its new state)";
+                    record(&store, &id, Status::Settled, Some(why), None, None).await;
+                }
+                Ok(Attempt::Rejected(reason)) => {
+                    metrics.settlement("rejected", None);
+                    backoff.remove(&id);
+                    tracing::warn!(receipt = %hex::encode(id), %reason, "settlement refused");
+                    record(&store, &id, Status::Rejected, Some(&reason), None, None).await;
+                }
+                Ok(Attempt::Retry(reason)) | Err(reason) => {
+                    metrics.settlement("retry", None);
+                    let wait = backoff.get(&id).map_or(retry.initial, |(_, w)| (*w * 2).min(retry.max));
+                    tracing::warn!(receipt = %hex::encode(id), %reason, retry_in = ?wait, "settlement will be retried");
+                    backoff.insert(id, (Instant::now() + wait, wait));
+                    record(&store, &id, Status::Submitted, Some(&reason), None, None).await;
+                }
+            }
+        }
+    }
+}
+
+async fn record(store: &Store, id: &Hash, to: Status, reason: Option<&str>, tx: Option<Hash>, gas: Option<u64>) {
+    if let Err(e) = store.set_status(id, to, reason, tx, gas).await {
+        // The receipt stays pending and is picked up again on the next pass.
+        tracing::warn!(receipt = %hex::encode(id), error = %e, "cannot record the settlement outcome");
+    }
+}
+
+async fn settle(store: &Store, chain: &ChainWorker, circuits: &Circuits, r: Receipt) -> Result<Attempt, String> {
+    let circuit = circuits
+        .get(&r.circuit_id.into())
+        .ok_or_else(|| format!("circuit {} is no longer configured", hex::encode(r.circuit_id)))?;
+    let slots = circuit.header.slots;
+    // Marked before sending, so a crash after the send is known to need checking.
+    if r.status == Status::Verified {
+        store.set_status(&r.id, Status::Submitted, None, None, None).await.map_err(|e| e.to_string())?;
+    }
+    let statement = MeterStatement {
+        stream: StreamId { meter: r.meter, job_id: r.job_id },
+        prev: row_state("prev", &r.prev).map_err(|e| e.to_string())?,
+        new: row_state("next", &r.next).map_err(|e| e.to_string())?,
+        totals: PerClass(r.totals),
+        record_count: r.record_count,
+        // The contract takes the capacity from its own meter registry; the
+        // settlement call does not carry it.
+        capacity: PerClass::default(),
+    };
+    let proof: [u8; PROOF_LEN] = r.proof.as_slice().try_into().map_err(|_| "stored proof has the wrong size".to_owned())?;
+    let signature: [u8; 65] =
+        r.meter_signature.as_slice().try_into().map_err(|_| "stored signature has the wrong size".to_owned())?;
+    crate::pause_point::pause_point("before-settle-tx").await;
+    let result = chain
+        .run(move |chain, d| {
+            let from: Address = chain.accounts()[0];
+            match d.settle(chain, from, slots, &statement, &proof, &signature) {
+                Ok(settled) => Attempt::Settled { tx: settled.receipt.tx_hash.0, gas: settled.receipt.gas_used },
+                Err(e) if e.is_revert_with("StaleState") => match d.stream_state(chain, statement.stream.job_id) {
+                    Ok(state) if state == statement.new => Attempt::AlreadySettled,
+                    Ok(_) => Attempt::Rejected(e.to_string()),
+                    Err(read) => Attempt::Retry(read.to_string()),
+                },
+                Err(e @ (ChainError::Unreachable { .. } | ChainError::Rpc(_) | ChainError::Io { .. } | ChainError::Evm(_))) => {
+                    Attempt::Retry(e.to_string())
+                }
+                Err(e) => Attempt::Rejected(e.to_string()),
+            }
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    crate::pause_point::pause_point("after-settle-tx").await;
+    Ok(result)
+}

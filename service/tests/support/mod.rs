@@ -1,0 +1,76 @@
+//! What the service tests share: a prepared data directory, requests, polling.
+
+#![allow(dead_code)]
+
+use crate::common::*;
+use std::path::Path;
+use std::time::Duration;
+use zkmeter_circuits::MeterStatement;
+use zkmeter_circuits::keys::{KeyKind, key_paths, write_key};
+use zkmeter_contracts::{Chain, DEPLOYMENT_FILE, EmbeddedChain};
+use zkmeter_service::config::Config;
+use zkmeter_service::convert::state_message;
+use zkmeter_service::proto::verifier_service_client::VerifierServiceClient;
+use zkmeter_service::proto::{self, ReceiptStatus};
+
+pub type Client = VerifierServiceClient<tonic::transport::Channel>;
+
+/// A data directory with keys for N = SLOTS, an embedded chain with the
+/// contracts deployed, a registered meter and an open job.
+pub fn prepare(dir: &Path) -> (zkmeter_circuits::MeterProver, u64, u64) {
+    let prover = prover();
+    let (_, vk_path) = key_paths(&dir.join("keys"), SLOTS);
+    write_key(&vk_path, KeyKind::Verifying, &prover.shape().header, prover.verifying_key()).unwrap();
+    let chain_dir = dir.join("chain");
+    let mut chain = EmbeddedChain::open(&chain_dir).unwrap();
+    let (_, job) = setup_job(&mut chain, &prover, Some(&chain_dir.join(DEPLOYMENT_FILE)));
+    (prover, job, chain.chain_id())
+}
+
+/// Serves the data directory in this process on a free loopback port.
+pub async fn start(dir: &Path) -> Client {
+    let config = Config { listen: "127.0.0.1:0".parse().unwrap(), data_dir: dir.to_owned(), ..Config::default() };
+    let (send, bound) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        zkmeter_service::server::serve(config, |b| send.send(b.grpc).unwrap(), std::future::pending()).await.unwrap();
+    });
+    let addr = bound.await.unwrap();
+    VerifierServiceClient::connect(format!("http://{addr}")).await.unwrap()
+}
+
+pub fn request(circuit_id: &[u8], s: &MeterStatement, proof: &[u8], signature: &[u8]) -> proto::SubmitProofRequest {
+    proto::SubmitProofRequest {
+        circuit_id: circuit_id.to_vec(),
+        statement: Some(proto::MeterStatement {
+            job_id: s.stream.job_id,
+            meter: s.stream.meter.to_vec(),
+            prev: Some(state_message(&s.prev)),
+            next: Some(state_message(&s.new)),
+            record_count: s.record_count,
+            totals: s.totals.0.to_vec(),
+        }),
+        proof: proof.to_vec(),
+        meter_signature: signature.to_vec(),
+    }
+}
+
+pub async fn settled(client: &mut Client, id: &[u8]) -> proto::Receipt {
+    for _ in 0..200 {
+        let r = client.get_receipt(proto::GetReceiptRequest { id: id.to_vec() }).await.unwrap().into_inner().receipt.unwrap();
+        if r.status == ReceiptStatus::Settled as i32 || r.status == ReceiptStatus::Rejected as i32 {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("receipt not settled within 10 s");
+}
+
+/// Every receipt a listing streams.
+pub async fn list(client: &mut Client, req: proto::ListReceiptsRequest) -> Vec<proto::Receipt> {
+    let mut stream = client.list_receipts(req).await.unwrap().into_inner();
+    let mut out = Vec::new();
+    while let Some(item) = stream.message().await.unwrap() {
+        out.push(item.receipt.unwrap());
+    }
+    out
+}

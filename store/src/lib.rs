@@ -1,0 +1,27 @@
+//! # zkmeter-store
+//!
+//! The verifier service's receipts, durable and idempotent: one row per
+//! submitted statement, in SQLite (a file in the data directory, WAL mode, the
+//! default) or PostgreSQL (`postgres://…`, so several verifier replicas share
+//! one store). The schema is created and upgraded by embedded migrations, one
+//! set per backend (`store/migrations/`).
+//!
+//! What it guarantees, in the database itself rather than in the caller:
+//! the same statement id always maps to the same receipt (even when replicas
+//! insert it at once); two different statements moving one stream from the same
+//! state cannot both be live; a receipt only moves along the allowed status
+//! transitions, checked and applied in one statement.
+//!
+//! It does **not** know what a proof or a statement means (bytes and integers
+//! only, no arkworks), compute ids, or talk to a chain.
+//!
+//! Where to start reading: [`Store`] ([`store`]), then [`receipt`] for the rows
+//! and the status machine.
+
+pub mod error;
+pub mod receipt;
+pub mod store;
+
+pub use error::StoreError;
+pub use receipt::{Accepted, Hash, NewReceipt, Receipt, ReceiptFilter, Status, StreamStateRow};
+pub use store::{Backend, Store};

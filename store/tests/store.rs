@@ -1,0 +1,231 @@
+//! The store against both backends: every test body runs on a fresh SQLite file
+//! and on a fresh schema of the PostgreSQL server named by
+//! `ZKMETER_TEST_POSTGRES_URL` (`bash store/scripts/start-postgres.sh` starts one).
+//! Without that variable the PostgreSQL runs are skipped with a note, unless CI
+//! is set: CI must run them.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use zkmeter_store::{Accepted, Backend, NewReceipt, ReceiptFilter, Status, Store, StoreError, StreamStateRow};
+
+/// A database for one test: a fresh SQLite file, or a fresh schema (named after
+/// the process and the test) in the throwaway PostgreSQL cluster.
+struct Db {
+    store: Store,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn sqlite() -> Db {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(&dir.path().join("receipts.db")).await.unwrap();
+    assert_eq!(store.backend(), Backend::Sqlite);
+    Db { store, _dir: Some(dir) }
+}
+
+async fn postgres(test: &str) -> Option<Db> {
+    let Ok(url) = std::env::var("ZKMETER_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the PostgreSQL store tests: export ZKMETER_TEST_POSTGRES_URL=\"$(bash store/scripts/start-postgres.sh)\""
+        );
+        eprintln!("skipping {test} on PostgreSQL: ZKMETER_TEST_POSTGRES_URL is not set (see store/scripts/start-postgres.sh)");
+        return None;
+    };
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let schema = format!("t_{}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed), test);
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(&url).await.unwrap();
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&admin).await.unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.unwrap();
+    admin.close().await;
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let store = Store::open(&format!("{url}{sep}options=-c%20search_path%3D{schema}")).await.unwrap();
+    assert_eq!(store.backend(), Backend::Postgres);
+    Some(Db { store, _dir: None })
+}
+
+/// Runs `body` on SQLite and on PostgreSQL.
+macro_rules! both {
+    ($name:ident, $body:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            let db = sqlite().await;
+            ($body)(db.store.clone()).await;
+            if let Some(db) = postgres(stringify!($name)).await {
+                ($body)(db.store.clone()).await;
+            }
+        }
+    };
+}
+
+fn state(seq: u64, tag: u8) -> StreamStateRow {
+    StreamStateRow { head: [tag; 32], seq, end_ms: seq.saturating_mul(1_000) }
+}
+
+fn receipt(id: u8, job: u64, prev_seq: u64) -> NewReceipt {
+    NewReceipt {
+        id: [id; 32],
+        chain_id: 31341,
+        circuit_id: [9; 32],
+        job_id: job,
+        meter: [7; 20],
+        prev: state(prev_seq, id.wrapping_sub(1)),
+        next: state(prev_seq.saturating_add(2), id),
+        record_count: 2,
+        totals: [1, 2, 3, 4, 5],
+        proof: vec![id; 256],
+        meter_signature: vec![id; 65],
+    }
+}
+
+both!(accepting_twice_returns_the_same_receipt, |s: Store| async move {
+    let first = s.accept(receipt(1, 1, 0)).await.unwrap();
+    let Accepted::New(r) = first else { panic!("first accept is new") };
+    assert_eq!(r.status, Status::Accepted);
+    assert_eq!((r.totals, r.record_count, r.attempts), ([1, 2, 3, 4, 5], 2, 0));
+    assert_eq!(s.accept(receipt(1, 1, 0)).await.unwrap(), Accepted::Existing(r.clone()));
+    assert_eq!(s.get(&[1; 32]).await.unwrap(), Some(r));
+    assert_eq!(s.get(&[2; 32]).await.unwrap(), None);
+});
+
+both!(a_second_statement_from_the_same_state_conflicts_until_the_first_is_rejected, |s: Store| async move {
+    s.accept(receipt(1, 1, 0)).await.unwrap();
+    let err = s.accept(receipt(2, 1, 0)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { existing } if existing == [1; 32]), "{err}");
+    // Other jobs and other states are independent.
+    assert!(matches!(s.accept(receipt(3, 2, 0)).await.unwrap(), Accepted::New(_)));
+    assert!(matches!(s.accept(receipt(4, 1, 2)).await.unwrap(), Accepted::New(_)));
+    s.set_status(&[1; 32], Status::Rejected, Some("bad"), None, None).await.unwrap();
+    assert!(matches!(s.accept(receipt(2, 1, 0)).await.unwrap(), Accepted::New(_)));
+});
+
+both!(status_moves_follow_the_machine, |s: Store| async move {
+    s.accept(receipt(1, 1, 0)).await.unwrap();
+    let id = [1; 32];
+    let err = s.set_status(&id, Status::Settled, None, None, None).await.unwrap_err();
+    assert!(matches!(err, StoreError::BadTransition { from: Status::Accepted, to: Status::Settled, .. }), "{err}");
+    s.set_status(&id, Status::Verified, None, None, None).await.unwrap();
+    let r = s.set_status(&id, Status::Submitted, None, None, None).await.unwrap();
+    assert_eq!(r.attempts, 1);
+    let r = s.set_status(&id, Status::Submitted, Some("node down"), Some([5; 32]), None).await.unwrap();
+    assert_eq!((r.attempts, r.reason.as_deref(), r.tx_hash), (2, Some("node down"), Some([5; 32])));
+    let r = s.set_status(&id, Status::Settled, None, None, Some(u64::MAX)).await.unwrap();
+    assert_eq!((r.status, r.reason, r.tx_hash, r.gas_used), (Status::Settled, None, Some([5; 32]), Some(u64::MAX)));
+    for to in Status::ALL {
+        let err = s.set_status(&id, to, None, None, None).await.unwrap_err();
+        assert!(matches!(err, StoreError::BadTransition { from: Status::Settled, .. }), "settled is final: {err}");
+    }
+    let err = s.set_status(&[8; 32], Status::Verified, None, None, None).await.unwrap_err();
+    assert!(matches!(err, StoreError::Missing { .. }), "{err}");
+});
+
+both!(u64_values_round_trip, |s: Store| async move {
+    let mut r = receipt(1, u64::MAX, u64::MAX - 2);
+    r.chain_id = u64::MAX;
+    r.totals = [u64::MAX, 0, 1 << 63, (1 << 63) - 1, 42];
+    r.prev.end_ms = u64::MAX;
+    r.next.seq = u64::MAX;
+    s.accept(r.clone()).await.unwrap();
+    let back = s.get(&r.id).await.unwrap().unwrap();
+    assert_eq!((back.chain_id, back.job_id, back.totals, back.prev, back.next), (r.chain_id, r.job_id, r.totals, r.prev, r.next));
+    assert_eq!(s.latest_state(u64::MAX, u64::MAX).await.unwrap().unwrap().2, r.next);
+});
+
+both!(listing_filters_and_pages_in_order, |s: Store| async move {
+    for i in 0..10u8 {
+        let mut r = receipt(i + 1, u64::from(i % 2), u64::from(i) * 10);
+        r.meter = [i % 3; 20];
+        s.accept(r).await.unwrap();
+    }
+    s.set_status(&[3; 32], Status::Verified, None, None, None).await.unwrap();
+    let all = s.list(&ReceiptFilter { limit: 100, ..Default::default() }).await.unwrap();
+    assert_eq!(all.len(), 10);
+    assert!(all.windows(2).all(|w| (w[0].created_at_ms, w[0].id) < (w[1].created_at_ms, w[1].id)), "ordered");
+    let job1 = s.list(&ReceiptFilter { job_id: Some(1), limit: 100, ..Default::default() }).await.unwrap();
+    assert_eq!(job1.len(), 5);
+    let meter = s.list(&ReceiptFilter { meter: Some([0; 20]), limit: 100, ..Default::default() }).await.unwrap();
+    assert_eq!(meter.len(), 4);
+    let verified = s.list(&ReceiptFilter { status: Some(Status::Verified), limit: 100, ..Default::default() }).await.unwrap();
+    assert_eq!(verified.iter().map(|r| r.id).collect::<Vec<_>>(), vec![[3; 32]]);
+    let none = s.list(&ReceiptFilter { to_ms: Some(1), limit: 100, ..Default::default() }).await.unwrap();
+    assert!(none.is_empty());
+    let later = s.list(&ReceiptFilter { from_ms: Some(all[0].created_at_ms), limit: 100, ..Default::default() }).await.unwrap();
+    assert_eq!(later.len(), 10);
+    // Pages of 3 give the whole list, once each.
+    let mut paged = Vec::new();
+    let mut filter = ReceiptFilter { limit: 3, ..Default::default() };
+    loop {
+        let page = s.list(&filter).await.unwrap();
+        let Some(last) = page.last() else { break };
+        filter.after = Some((last.created_at_ms, last.id));
+        paged.extend(page);
+    }
+    assert_eq!(paged, all);
+});
+
+both!(pending_work_and_latest_state, |s: Store| async move {
+    assert_eq!(s.latest_state(31341, 1).await.unwrap(), None);
+    s.accept(receipt(1, 1, 0)).await.unwrap();
+    s.accept(receipt(2, 1, 2)).await.unwrap();
+    s.accept(receipt(3, 2, 0)).await.unwrap();
+    let accepted: Vec<_> = s.pending_verification(10).await.unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(accepted, vec![[1; 32], [2; 32], [3; 32]]);
+    s.set_status(&[1; 32], Status::Verified, None, None, None).await.unwrap();
+    s.set_status(&[3; 32], Status::Verified, None, None, None).await.unwrap();
+    s.set_status(&[3; 32], Status::Submitted, None, None, None).await.unwrap();
+    let pending: Vec<_> = s.pending_settlement(31341, 10).await.unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(pending, vec![[1; 32], [3; 32]]);
+    assert!(s.pending_settlement(1, 10).await.unwrap().is_empty(), "other chains' receipts are not pending here");
+    let (id, status, next) = s.latest_state(31341, 1).await.unwrap().unwrap();
+    assert_eq!((id, status, next), ([2; 32], Status::Accepted, state(4, 2)));
+    s.set_status(&[2; 32], Status::Rejected, Some("no"), None, None).await.unwrap();
+    assert_eq!(s.latest_state(31341, 1).await.unwrap().unwrap().0, [1; 32], "rejected receipts are not the latest state");
+});
+
+both!(concurrent_accepts_make_one_receipt, |s: Store| async move {
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.accept(receipt(1, 1, 0)).await.unwrap() })
+        })
+        .collect();
+    let mut new = 0;
+    for t in tasks {
+        if matches!(t.await.unwrap(), Accepted::New(_)) {
+            new += 1;
+        }
+    }
+    assert_eq!(new, 1);
+    assert_eq!(s.list(&ReceiptFilter { limit: 10, ..Default::default() }).await.unwrap().len(), 1);
+});
+
+#[tokio::test]
+async fn a_reopened_sqlite_store_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("receipts.db");
+    let s = Store::open_sqlite(&path).await.unwrap();
+    s.accept(receipt(1, 1, 0)).await.unwrap();
+    let r = s.set_status(&[1; 32], Status::Verified, None, None, None).await.unwrap();
+    s.close().await;
+    let s = Store::open(&format!("sqlite:{}", path.display())).await.unwrap();
+    assert_eq!(s.get(&[1; 32]).await.unwrap(), Some(r));
+}
+
+#[tokio::test]
+async fn bad_databases_get_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("not-a-db");
+    std::fs::write(&path, vec![0x5a; 4096]).unwrap();
+    let err = Store::open_sqlite(&path).await.unwrap_err();
+    assert!(err.to_string().contains("not-a-db"), "{err}");
+    assert!(matches!(err, StoreError::Migration { .. } | StoreError::Unavailable { .. }), "{err}");
+
+    let err = Store::open("mysql://localhost/x").await.unwrap_err();
+    assert!(matches!(err, StoreError::BadUrl { .. }), "{err}");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let started = std::time::Instant::now();
+    let err = Store::open(&format!("postgres://zkmeter:secret@127.0.0.1:{port}/x")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err}");
+    assert!(!err.to_string().contains("secret"), "the password is not shown: {err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "fails fast");
+}
