@@ -26,7 +26,7 @@ fn code(result: Result<tonic::Response<proto::SubmitProofResponse>, tonic::Statu
 async fn submits_verifies_settles_and_refuses_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let (prover, job, chain_id) = prepare(dir.path());
-    let mut client = start(dir.path()).await;
+    let (mut client, url) = start(dir.path()).await;
     let deployment = zkmeter_contracts::Deployment::load(&dir.path().join("chain").join(DEPLOYMENT_FILE)).unwrap();
     let circuit = client.get_circuit(proto::GetCircuitRequest::default()).await.unwrap().into_inner();
     assert_eq!(circuit.slots, SLOTS);
@@ -70,6 +70,12 @@ async fn submits_verifies_settles_and_refuses_bad_input() {
     let mut bad = good.clone();
     bad.statement.as_mut().unwrap().totals.pop();
     assert_eq!(code(client.submit_proof(bad).await).0, Code::InvalidArgument);
+    // Bytes that are no protobuf message, and a message over the size limit.
+    let (c, m) = raw_call(&url, "SubmitProof", vec![0x0a, 0xff, 0xff, 0xff, 0xff, 0xff]).await;
+    assert_eq!(c, Code::Internal, "{m}");
+    assert!(m.contains("decode"), "{m}");
+    let (c, m) = raw_call(&url, "SubmitProofs", vec![0; 2 << 20]).await;
+    assert!(c == Code::OutOfRange || c == Code::ResourceExhausted, "{c:?} {m}");
     let listed: Vec<_> = list(&mut client, proto::ListReceiptsRequest::default()).await;
     assert!(listed.is_empty(), "refused submissions leave no receipt");
 
@@ -130,4 +136,53 @@ async fn submits_verifies_settles_and_refuses_bad_input() {
 
     let state = client.get_stream_state(proto::GetStreamStateRequest { job_id: job }).await.unwrap().into_inner();
     assert_eq!(state.settled.unwrap(), state_message(&next.new));
+}
+
+/// Sends `body` as the request message of `method`, bytes as they are.
+async fn raw_call(url: &str, method: &str, body: Vec<u8>) -> (Code, String) {
+    let channel = tonic::transport::Endpoint::from_shared(url.to_owned()).unwrap().connect().await.unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let path = format!("/zkmeter.v1.VerifierService/{method}").parse().unwrap();
+    let status = grpc.unary(tonic::Request::new(body), path, RawCodec).await.expect_err("refused");
+    (status.code(), status.message().to_owned())
+}
+
+/// A codec that sends and receives message bytes unchanged.
+#[derive(Clone, Copy, Default)]
+struct RawCodec;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+}
+
+impl tonic::codec::Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn encode(&mut self, item: Vec<u8>, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        bytes::BufMut::put_slice(dst, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<Vec<u8>>, tonic::Status> {
+        let bytes = bytes::Buf::copy_to_bytes(src, bytes::Buf::remaining(src));
+        Ok(Some(bytes.to_vec()))
+    }
 }

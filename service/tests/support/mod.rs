@@ -27,15 +27,16 @@ pub fn prepare(dir: &Path) -> (zkmeter_circuits::MeterProver, u64, u64) {
     (prover, job, chain.chain_id())
 }
 
-/// Serves the data directory in this process on a free loopback port.
-pub async fn start(dir: &Path) -> Client {
+/// Serves the data directory in this process on a free loopback port; returns
+/// a client and the URL.
+pub async fn start(dir: &Path) -> (Client, String) {
     let config = Config { listen: "127.0.0.1:0".parse().unwrap(), data_dir: dir.to_owned(), ..Config::default() };
     let (send, bound) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
         zkmeter_service::server::serve(config, |b| send.send(b.grpc).unwrap(), std::future::pending()).await.unwrap();
     });
-    let addr = bound.await.unwrap();
-    VerifierServiceClient::connect(format!("http://{addr}")).await.unwrap()
+    let url = format!("http://{}", bound.await.unwrap());
+    (VerifierServiceClient::connect(url.clone()).await.unwrap(), url)
 }
 
 pub fn request(circuit_id: &[u8], s: &MeterStatement, proof: &[u8], signature: &[u8]) -> proto::SubmitProofRequest {
