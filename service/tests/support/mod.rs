@@ -30,13 +30,26 @@ pub fn prepare(dir: &Path) -> (zkmeter_circuits::MeterProver, u64, u64) {
 /// Serves the data directory in this process on a free loopback port; returns
 /// a client and the URL.
 pub async fn start(dir: &Path) -> (Client, String) {
-    let config = Config { listen: "127.0.0.1:0".parse().unwrap(), data_dir: dir.to_owned(), ..Config::default() };
+    let (client, url, _) = start_with_metrics(dir).await;
+    (client, url)
+}
+
+/// Like [`start`], with the metrics endpoint on too: also returns its address.
+pub async fn start_with_metrics(dir: &Path) -> (Client, String, std::net::SocketAddr) {
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
+        data_dir: dir.to_owned(),
+        ..Config::default()
+    };
     let (send, bound) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
-        zkmeter_service::server::serve(config, |b| send.send(b.grpc).unwrap(), std::future::pending()).await.unwrap();
+        let on_bound = |b: &zkmeter_service::server::Bound| send.send((b.grpc, b.metrics.unwrap())).unwrap();
+        zkmeter_service::server::serve(config, on_bound, std::future::pending()).await.unwrap();
     });
-    let url = format!("http://{}", bound.await.unwrap());
-    (VerifierServiceClient::connect(url.clone()).await.unwrap(), url)
+    let (grpc, metrics) = bound.await.unwrap();
+    let url = format!("http://{grpc}");
+    (VerifierServiceClient::connect(url.clone()).await.unwrap(), url, metrics)
 }
 
 pub fn request(circuit_id: &[u8], s: &MeterStatement, proof: &[u8], signature: &[u8]) -> proto::SubmitProofRequest {

@@ -1,0 +1,74 @@
+//! What operators and other clients rely on: gRPC reflection (both versions) lists
+//! and describes the service, the health service says it is serving, and the
+//! metrics endpoint counts submissions by outcome.
+
+#[path = "../../contracts/tests/common/mod.rs"]
+mod common;
+mod support;
+
+use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+use tonic_reflection::pb::v1::ServerReflectionRequest;
+use zkmeter_service::proto;
+
+async fn reflect(url: &str, request: MessageRequest) -> MessageResponse {
+    let mut client = ServerReflectionClient::new(channel(url).await);
+    let outbound = tokio_stream::iter([ServerReflectionRequest { host: String::new(), message_request: Some(request) }]);
+    let mut inbound = client.server_reflection_info(outbound).await.unwrap().into_inner();
+    inbound.message().await.unwrap().unwrap().message_response.unwrap()
+}
+
+async fn channel(url: &str) -> tonic::transport::Channel {
+    tonic::transport::Endpoint::from_shared(url.to_owned()).unwrap().connect().await.unwrap()
+}
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflection_health_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path());
+    let (mut client, url, metrics) = start_with_metrics(dir.path()).await;
+
+    let MessageResponse::ListServicesResponse(list) = reflect(&url, MessageRequest::ListServices(String::new())).await else {
+        panic!("not a service list");
+    };
+    let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
+    for expected in ["zkmeter.v1.VerifierService", "grpc.health.v1.Health"] {
+        assert!(names.contains(&expected), "{names:?}");
+    }
+    let MessageResponse::FileDescriptorResponse(files) =
+        reflect(&url, MessageRequest::FileContainingSymbol("zkmeter.v1.VerifierService".into())).await
+    else {
+        panic!("not a file descriptor");
+    };
+    assert!(!files.file_descriptor_proto.is_empty());
+
+    let mut health = HealthClient::new(channel(&url).await);
+    let status = health
+        .check(HealthCheckRequest { service: "zkmeter.v1.VerifierService".into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .status;
+    assert_eq!(status, ServingStatus::Serving as i32);
+
+    // One refused submission shows up in the metrics.
+    let err = client.submit_proof(proto::SubmitProofRequest::default()).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    let page = http_get(metrics, "/metrics").await;
+    assert!(page.starts_with("HTTP/1.0 200") || page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("zkmeter_verifier_submissions_total{outcome=\"malformed\"} 1"), "{page}");
+    assert!(page.contains("zkmeter_verifier_verify_batch_seconds"), "{page}");
+}
