@@ -53,6 +53,7 @@ fn demo_proves_verifies_and_settles_every_epoch_on_a_persistent_chain() {
     assert!(out.contains("proofs                4 (all verified singly and in one batch)"), "{out}");
     assert!(out.contains("constraints / proof   3432"), "{out}");
     assert!(out.contains("settlements           4 on chain 31341"), "{out}");
+    assert!(out.contains("verifier service on http://127.0.0.1:"), "submitted over gRPC: {out}");
     assert!(out.contains("deployed the verifier for N = 4"), "{out}");
     assert!(out.contains("job 1: meter") && out.contains("job 2: meter"), "{out}");
     let before = balance_line(&out, "balances before settlement", "provider");

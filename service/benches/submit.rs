@@ -13,32 +13,16 @@ mod common;
 use common::*;
 use std::time::{Duration, Instant};
 use zkmeter_circuits::keys::{KeyKind, key_paths, write_key};
-use zkmeter_circuits::{MeterStatement, StreamId};
+use zkmeter_circuits::StreamId;
 use zkmeter_contracts::{Chain, DEPLOYMENT_FILE, EmbeddedChain, deploy, meter_address, sign_state};
 use zkmeter_service::config::Config;
-use zkmeter_service::convert::state_message;
+use zkmeter_service::convert::submit_request;
 use zkmeter_service::proto::verifier_service_client::VerifierServiceClient;
 use zkmeter_service::proto::{self, ReceiptStatus};
 use zkmeter_verifier::encode_proof;
 
 fn sizes(var: &str, default: &str) -> Vec<usize> {
     std::env::var(var).unwrap_or_else(|_| default.to_owned()).split(',').map(|s| s.trim().parse().expect("a number")).collect()
-}
-
-fn request(circuit_id: &[u8], s: &MeterStatement, proof: Vec<u8>, sig: [u8; 65]) -> proto::SubmitProofRequest {
-    proto::SubmitProofRequest {
-        circuit_id: circuit_id.to_vec(),
-        statement: Some(proto::MeterStatement {
-            job_id: s.stream.job_id,
-            meter: s.stream.meter.to_vec(),
-            prev: Some(state_message(&s.prev)),
-            next: Some(state_message(&s.new)),
-            record_count: s.record_count,
-            totals: s.totals.0.to_vec(),
-        }),
-        proof,
-        meter_signature: sig.to_vec(),
-    }
 }
 
 /// A data directory with `clients` open jobs and each job's epochs proven: the
@@ -65,7 +49,7 @@ fn prepare(dir: &std::path::Path, prover: &zkmeter_circuits::MeterProver, client
                     let (s, proof) = epoch(prover, job, state, k);
                     state = s.new;
                     let sig = sign_state(&meter_key(), chain.chain_id(), d.settlement, job, &s.new);
-                    request(circuit_id.as_slice(), &s, encode_proof(&proof).to_vec(), sig)
+                    submit_request(&circuit_id, &s, &encode_proof(&proof), &sig)
                 })
                 .collect()
         })

@@ -3,7 +3,8 @@
 
 use ark_bn254::Fr;
 use ark_ff::{BigInteger, PrimeField};
-use zkmeter_circuits::StreamState;
+use zkmeter_circuits::{MeterStatement, StreamState};
+use zkmeter_contracts::B256;
 use zkmeter_store::{Receipt, Status, StreamStateRow};
 
 use crate::proto;
@@ -114,5 +115,23 @@ pub fn receipt_message(r: &Receipt) -> proto::Receipt {
         attempts: r.attempts,
         created_at_ms: r.created_at_ms,
         updated_at_ms: r.updated_at_ms,
+    }
+}
+
+/// The request that submits `statement` with its EVM-encoded proof and the
+/// meter's signature.
+pub fn submit_request(circuit_id: &B256, s: &MeterStatement, proof: &[u8], signature: &[u8]) -> proto::SubmitProofRequest {
+    proto::SubmitProofRequest {
+        circuit_id: circuit_id.to_vec(),
+        statement: Some(proto::MeterStatement {
+            job_id: s.stream.job_id,
+            meter: s.stream.meter.to_vec(),
+            prev: Some(state_message(&s.prev)),
+            next: Some(state_message(&s.new)),
+            record_count: s.record_count,
+            totals: s.totals.0.to_vec(),
+        }),
+        proof: proof.to_vec(),
+        meter_signature: signature.to_vec(),
     }
 }

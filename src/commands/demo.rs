@@ -1,10 +1,12 @@
 //! `zkmeter demo`: the whole flow on one machine. Simulated meters of a few
 //! streams, each stream a job on the embedded chain of the data directory (the
 //! consumer escrows tokens, the provider's meter is registered); one proof per
-//! epoch, verified singly and then all in one batch; every epoch settled on the
-//! chain (the escrow burned at the tariff, the provider paid); the jobs closed,
-//! their unused escrow refunded. The chain persists: a second run starts from the
-//! balances the first one left.
+//! epoch, verified here singly and then all in one batch; every epoch submitted
+//! over gRPC to a verifier service (`zkmeter-service`) started on a free loopback
+//! port, which checks it again and settles it on the chain (the escrow burned at
+//! the tariff, the provider paid); the jobs closed, their unused escrow refunded.
+//! The chain and the receipts persist: a second run starts from the balances the
+//! first one left.
 
 use anyhow::{Result, bail};
 use ark_bn254::Fr;
@@ -17,7 +19,10 @@ use sha3::{Digest, Keccak256};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use zkmeter_circuits::{Capacity, PUBLIC_INPUTS, ProofFile, StreamId, UsageRecord, build_epoch};
-use zkmeter_contracts::{Address, Chain, DEV_ACCOUNTS, Deployment, U256, meter_address, sign_state};
+use zkmeter_contracts::{Address, Chain, DEV_ACCOUNTS, Deployment, U256, circuit_id, meter_address, sign_state};
+use zkmeter_service::convert::submit_request;
+use zkmeter_service::proto::verifier_service_client::VerifierServiceClient;
+use zkmeter_service::proto::{GetReceiptRequest, ReceiptStatus};
 use zkmeter_verifier::{Verifier, encode_proof};
 
 use crate::DEFAULT_SLOTS;
@@ -63,8 +68,14 @@ struct Row {
     epoch: usize,
     prove: Duration,
     verify: Duration,
+    receipt: Vec<u8>,
     gas: u64,
 }
+
+/// How long the demo waits for the verifier to settle every receipt.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(120);
+
+type Client = VerifierServiceClient<tonic::transport::Channel>;
 
 pub fn run(data_dir: &Path, args: Args) -> Result<()> {
     let slots = super::check_slots(args.records)?;
@@ -104,10 +115,19 @@ pub fn run(data_dir: &Path, args: Args) -> Result<()> {
     println!("  provider {PROVIDER}: {}", tokens(&d.balances(chain, PROVIDER)?));
     println!("  consumer {CONSUMER}: {}", tokens(&d.balances(chain, CONSUMER)?));
     println!("  held in escrow:      {}\n", tokens(&d.balances(chain, d.settlement)?));
+    let chain_id = chain.chain_id();
+    // From here the verifier service owns the chain until it stops.
+    drop(target);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let (url, stop, server) = runtime.block_on(start_verifier(data_dir, KeyStore::new(data_dir).paths(slots).1))?;
+    println!("verifier service on {url} (gRPC, receipts in {})", data_dir.join("receipts.db").display());
+    let mut client = runtime.block_on(Client::connect(url))?;
 
     let verifier = Verifier::new(prover.verifying_key());
+    let circuit = circuit_id(&shape.header);
     let proofs_dir = data_dir.join("demo");
-    let progress = bar((args.streams * args.epochs) as u64, "proving and settling epochs");
+    let progress = bar((args.streams * args.epochs) as u64, "proving and submitting epochs");
     let mut rng = ChaCha20Rng::from_rng(OsRng)?;
     let mut rows = Vec::new();
     for stream in &streams {
@@ -121,21 +141,33 @@ pub fn run(data_dir: &Path, args: Args) -> Result<()> {
             let t = Instant::now();
             verifier.verify(&proof, &statement.public_inputs())?;
             let verify = t.elapsed();
-            let signature = sign_state(&stream.key, chain.chain_id(), d.settlement, stream.id.job_id, &statement.new);
-            let settled = d.settle(chain, PROVIDER, slots, &statement, &encode_proof(&proof), &signature)?;
+            let signature = sign_state(&stream.key, chain_id, d.settlement, stream.id.job_id, &statement.new);
+            let request = submit_request(&circuit, &statement, &encode_proof(&proof), &signature);
+            let response = runtime
+                .block_on(client.submit_proof(request))
+                .map_err(|s| anyhow::anyhow!("the verifier refused job {} epoch {epoch}: {}", stream.id.job_id, s.message()))?;
+            let receipt = response.into_inner().receipt.map(|r| r.id).unwrap_or_default();
             let file = ProofFile { key: shape.header.clone(), statement, proof };
             file.write(&proofs_dir.join(format!("job{}-epoch{epoch}.proof.json", stream.id.job_id)))?;
-            if let Some(unpaid) = settled.unpaid {
-                bail!("job {} ran out of escrow ({} unpaid): the demo escrows more than it bills", stream.id.job_id, tokens(&unpaid));
-            }
             state = statement.new;
-            rows.push(Row { file, epoch, prove, verify, gas: settled.receipt.gas_used });
+            rows.push(Row { file, epoch, prove, verify, receipt, gas: 0 });
             progress.inc(1);
         }
     }
     progress.finish_and_clear();
+    let waiting = bar(rows.len() as u64, "waiting for the verifier to settle every epoch");
+    for row in &mut rows {
+        row.gas = runtime.block_on(settled(&mut client, &row.receipt))?;
+        waiting.inc(1);
+    }
+    waiting.finish_and_clear();
+    let _ = stop.send(());
+    runtime.block_on(server)??;
+    drop(runtime);
     print_table(&rows);
 
+    let mut target = open_embedded(data_dir, None)?;
+    let chain = target.chain.as_mut();
     for stream in &streams {
         d.close_job(chain, PROVIDER, stream.id.job_id)?;
     }
@@ -171,7 +203,7 @@ pub fn run(data_dir: &Path, args: Args) -> Result<()> {
         rows.len(),
         single_total * 1e3
     );
-    println!("  settlements           {} on chain {}", rows.len(), chain.chain_id());
+    println!("  settlements           {} on chain {chain_id}, each checked and sent by the verifier service", rows.len());
     println!(
         "  gas / settlement      {:.0} mean ({:.0} per record)",
         gas as f64 / n,
@@ -181,6 +213,54 @@ pub fn run(data_dir: &Path, args: Args) -> Result<()> {
     println!("\nverify them again with: zkmeter verify {}/*.proof.json", proofs_dir.display());
     println!("see the chain with:      zkmeter chain status");
     Ok(())
+}
+
+/// Starts the verifier service over the data directory on a free loopback port,
+/// accepting the circuit of `verifying_key`; returns its URL, the switch that stops
+/// it and its task.
+async fn start_verifier(
+    data_dir: &Path,
+    verifying_key: std::path::PathBuf,
+) -> Result<(String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Result<()>>)> {
+    let config = zkmeter_service::config::Config {
+        listen: "127.0.0.1:0".parse().expect("a valid address"),
+        data_dir: data_dir.to_owned(),
+        verifying_keys: vec![verifying_key],
+        max_wait_ms: 1,
+        ..Default::default()
+    };
+    let (bound_send, bound) = tokio::sync::oneshot::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(zkmeter_service::server::serve(
+        config,
+        move |b| {
+            let _ = bound_send.send(b.grpc);
+        },
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    match bound.await {
+        Ok(addr) => Ok((format!("http://{addr}"), stop, server)),
+        // The service stopped before binding: its error says why.
+        Err(_) => Err(server.await?.err().unwrap_or_else(|| anyhow::anyhow!("the verifier service did not start"))),
+    }
+}
+
+/// Waits until the receipt is settled; returns the settlement's gas.
+async fn settled(client: &mut Client, id: &[u8]) -> Result<u64> {
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    loop {
+        let receipt = client.get_receipt(GetReceiptRequest { id: id.to_vec() }).await?.into_inner().receipt.unwrap_or_default();
+        match ReceiptStatus::try_from(receipt.status) {
+            Ok(ReceiptStatus::Settled) => return Ok(receipt.gas_used),
+            Ok(ReceiptStatus::Rejected) => bail!("the verifier rejected receipt {}: {}", hex::encode(id), receipt.reason),
+            _ if Instant::now() > deadline => {
+                bail!("receipt {} not settled after {} s ({})", hex::encode(id), SETTLE_TIMEOUT.as_secs(), receipt.reason)
+            }
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
 }
 
 /// The demo's meter key for stream `index`: derived from a public string, so

@@ -9,7 +9,6 @@ use zkmeter_circuits::MeterStatement;
 use zkmeter_circuits::keys::{KeyKind, key_paths, write_key};
 use zkmeter_contracts::{Chain, DEPLOYMENT_FILE, EmbeddedChain};
 use zkmeter_service::config::Config;
-use zkmeter_service::convert::state_message;
 use zkmeter_service::proto::verifier_service_client::VerifierServiceClient;
 use zkmeter_service::proto::{self, ReceiptStatus};
 
@@ -53,19 +52,7 @@ pub async fn start_with_metrics(dir: &Path) -> (Client, String, std::net::Socket
 }
 
 pub fn request(circuit_id: &[u8], s: &MeterStatement, proof: &[u8], signature: &[u8]) -> proto::SubmitProofRequest {
-    proto::SubmitProofRequest {
-        circuit_id: circuit_id.to_vec(),
-        statement: Some(proto::MeterStatement {
-            job_id: s.stream.job_id,
-            meter: s.stream.meter.to_vec(),
-            prev: Some(state_message(&s.prev)),
-            next: Some(state_message(&s.new)),
-            record_count: s.record_count,
-            totals: s.totals.0.to_vec(),
-        }),
-        proof: proof.to_vec(),
-        meter_signature: signature.to_vec(),
-    }
+    zkmeter_service::convert::submit_request(&circuit_id.try_into().expect("32 bytes"), s, proof, signature)
 }
 
 pub async fn settled(client: &mut Client, id: &[u8]) -> proto::Receipt {
