@@ -3,7 +3,7 @@
 
 use ark_bn254::Fr;
 use ark_ff::{BigInteger, PrimeField};
-use zkmeter_circuits::{MeterStatement, StreamState};
+use zkmeter_circuits::{Capacity, MeterStatement, PerClass, StreamId, StreamState};
 use zkmeter_contracts::B256;
 use zkmeter_store::{Receipt, Status, StreamStateRow};
 
@@ -134,4 +134,16 @@ pub fn submit_request(circuit_id: &B256, s: &MeterStatement, proof: &[u8], signa
         proof: proof.to_vec(),
         meter_signature: signature.to_vec(),
     }
+}
+
+/// The statement a stored receipt holds, with `capacity` (receipts do not store it).
+pub fn receipt_statement(r: &Receipt, capacity: Capacity) -> Result<MeterStatement, FieldError> {
+    Ok(MeterStatement {
+        stream: StreamId { meter: r.meter, job_id: r.job_id },
+        prev: row_state("prev", &r.prev)?,
+        new: row_state("next", &r.next)?,
+        totals: PerClass(r.totals),
+        record_count: r.record_count,
+        capacity,
+    })
 }

@@ -15,13 +15,13 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
-use zkmeter_circuits::{MeterStatement, PerClass, StreamId};
+use zkmeter_circuits::PerClass;
 use zkmeter_contracts::{Address, ChainError};
 use zkmeter_store::{Hash, Receipt, Status, Store};
 use zkmeter_verifier::PROOF_LEN;
 
 use crate::chain_worker::ChainWorker;
-use crate::convert::row_state;
+use crate::convert::receipt_statement;
 use crate::metrics::Metrics;
 use crate::submission::Circuits;
 
@@ -132,16 +132,9 @@ async fn settle(store: &Store, chain: &ChainWorker, circuits: &Circuits, r: Rece
     if r.status == Status::Verified {
         store.set_status(&r.id, Status::Submitted, None, None, None).await.map_err(|e| e.to_string())?;
     }
-    let statement = MeterStatement {
-        stream: StreamId { meter: r.meter, job_id: r.job_id },
-        prev: row_state("prev", &r.prev).map_err(|e| e.to_string())?,
-        new: row_state("next", &r.next).map_err(|e| e.to_string())?,
-        totals: PerClass(r.totals),
-        record_count: r.record_count,
-        // The contract takes the capacity from its own meter registry; the
-        // settlement call does not carry it.
-        capacity: PerClass::default(),
-    };
+    // The contract takes the capacity from its own meter registry; the settlement
+    // call does not carry it.
+    let statement = receipt_statement(&r, PerClass::default()).map_err(|e| e.to_string())?;
     let proof: [u8; PROOF_LEN] = r.proof.as_slice().try_into().map_err(|_| "stored proof has the wrong size".to_owned())?;
     let signature: [u8; 65] =
         r.meter_signature.as_slice().try_into().map_err(|_| "stored signature has the wrong size".to_owned())?;

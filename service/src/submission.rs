@@ -17,7 +17,7 @@ use zkmeter_verifier::{PROOF_LEN, Verifier, decode_proof};
 
 use crate::batcher::Batcher;
 use crate::chain_worker::{ChainWorker, ChainWorkerGone};
-use crate::convert::{FieldError, fixed, row_state, state_row, stream_state};
+use crate::convert::{FieldError, fixed, receipt_statement, row_state, state_row, stream_state};
 use crate::proto;
 
 
@@ -280,14 +280,7 @@ pub async fn reverify(r: &Receipt, circuits: &Circuits, chain: &ChainWorker, bat
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-    let statement = MeterStatement {
-        stream: StreamId { meter: r.meter, job_id: r.job_id },
-        prev: row_state("prev", &r.prev).map_err(|e| e.to_string())?,
-        new: row_state("next", &r.next).map_err(|e| e.to_string())?,
-        totals: PerClass(r.totals),
-        record_count: r.record_count,
-        capacity,
-    };
+    let statement = receipt_statement(r, capacity).map_err(|e| e.to_string())?;
     let proof = decode_proof(&r.proof).map_err(|e| e.to_string())?;
     batcher.verify(circuit, proof, statement.public_inputs().to_vec()).await.map_err(|e| e.to_string())
 }
