@@ -4,6 +4,8 @@
 //!
 //! ```toml
 //! listen = "127.0.0.1:50051"
+//! tls_cert = "/etc/zkmeter/verifier.crt"                  # PEM; with tls_key: serve gRPC over TLS
+//! tls_key = "/etc/zkmeter/verifier.key"
 //! metrics_listen = "127.0.0.1:9464"
 //! data_dir = "/var/lib/zkmeter"
 //! database_url = "postgres://zkmeter@127.0.0.1/zkmeter"   # default: SQLite in data_dir
@@ -17,6 +19,8 @@
 //! concurrency_per_connection = 256
 //! retry_initial_ms = 500
 //! retry_max_ms = 30000
+//! chain_cache_ms = 2000
+//! replica = "verifier-a"                                  # default: host name and data directory
 //! ```
 
 use anyhow::{Context, Result};
@@ -33,6 +37,10 @@ pub const PRIVATE_KEY_ENV: &str = "ZKMETER_PRIVATE_KEY";
 pub struct Config {
     /// gRPC address.
     pub listen: SocketAddr,
+    /// PEM certificate chain: with `tls_key`, gRPC is served over TLS only.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
     /// Prometheus `/metrics` address; none: no metrics endpoint.
     pub metrics_listen: Option<SocketAddr>,
     /// The data directory: keys, the embedded chain, the SQLite receipts.
@@ -63,12 +71,22 @@ pub struct Config {
     pub retry_initial_ms: u64,
     /// Longest wait between settlement retries, in milliseconds.
     pub retry_max_ms: u64,
+    /// How long a job read from the chain (meter, capacity, settled state) is
+    /// used before it is read again, in milliseconds. While the chain cannot be
+    /// read, the last read is used however old.
+    pub chain_cache_ms: u64,
+    /// This replica's name in the store's settlement claims; one name per live
+    /// replica sharing a store (a restarted replica keeps its name and resumes
+    /// its claims at once).
+    pub replica: Option<String>,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             listen: "127.0.0.1:50051".parse().expect("a valid address"),
+            tls_cert: None,
+            tls_key: None,
             metrics_listen: None,
             data_dir: default_data_dir(),
             database_url: None,
@@ -85,6 +103,8 @@ impl Default for Config {
             concurrency_per_connection: 256,
             retry_initial_ms: 500,
             retry_max_ms: 30_000,
+            chain_cache_ms: 2_000,
+            replica: None,
         }
     }
 }
@@ -120,6 +140,27 @@ impl Config {
         found.sort();
         anyhow::ensure!(!found.is_empty(), "no *.vk files in {}: run `zkmeter setup` or set verifying_keys", dir.display());
         Ok(found)
+    }
+
+    /// The replica name: as configured, else the host name and the data
+    /// directory (stable across restarts, distinct for replicas on one host).
+    pub fn replica_name(&self) -> String {
+        self.replica.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "localhost".into());
+            format!("{}:{}", host.trim(), self.data_dir.display())
+        })
+    }
+
+    /// The TLS identity (certificate chain and key) to serve with, if configured.
+    pub fn tls_identity(&self) -> Result<Option<tonic::transport::Identity>> {
+        let read = |what: &str, path: &Path| {
+            std::fs::read(path).with_context(|| format!("cannot read the TLS {what} {}", path.display()))
+        };
+        match (&self.tls_cert, &self.tls_key) {
+            (None, None) => Ok(None),
+            (Some(cert), Some(key)) => Ok(Some(tonic::transport::Identity::from_pem(read("certificate", cert)?, read("key", key)?))),
+            _ => anyhow::bail!("TLS needs both tls_cert and tls_key (PEM files); set both, or neither to serve plaintext"),
+        }
     }
 
     /// The deployment file.

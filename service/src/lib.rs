@@ -29,6 +29,7 @@ pub mod batcher;
 pub mod chain_worker;
 pub mod config;
 pub mod convert;
+pub mod job_cache;
 pub mod metrics;
 pub mod pause_point;
 pub mod server;

@@ -17,6 +17,12 @@ struct Args {
     /// gRPC address (port 0: any free port; the address is printed).
     #[arg(long)]
     listen: Option<SocketAddr>,
+    /// Serve gRPC over TLS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, env = "ZKMETER_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "ZKMETER_TLS_KEY")]
+    tls_key: Option<PathBuf>,
     /// Serve Prometheus metrics at http://ADDR/metrics.
     #[arg(long)]
     metrics_listen: Option<SocketAddr>,
@@ -41,6 +47,9 @@ struct Args {
     /// Deployment file.
     #[arg(long)]
     deployment: Option<PathBuf>,
+    /// This replica's name in settlement claims (default: host name and data directory).
+    #[arg(long, env = "ZKMETER_REPLICA")]
+    replica: Option<String>,
     /// Most proofs per verification batch.
     #[arg(long)]
     max_batch: Option<usize>,
@@ -62,7 +71,7 @@ impl Args {
             ($($field:ident),*) => { $( if self.$field.is_some() { c.$field = self.$field; } )* };
         }
         set!(listen, data_dir, max_batch, max_wait_ms);
-        set_some!(metrics_listen, database_url, rpc_url, private_key_file, chain_id, deployment);
+        set_some!(tls_cert, tls_key, replica, metrics_listen, database_url, rpc_url, private_key_file, chain_id, deployment);
         if !self.verifying_keys.is_empty() {
             c.verifying_keys = self.verifying_keys;
         }

@@ -17,6 +17,7 @@ use zkmeter_store::{Status, Store};
 use crate::batcher::{BatchPolicy, Batcher};
 use crate::chain_worker::ChainWorker;
 use crate::config::{Config, PRIVATE_KEY_ENV};
+use crate::job_cache::JobCache;
 use crate::metrics::Metrics;
 use crate::proto::verifier_service_server::VerifierServiceServer;
 use crate::service::Verifier;
@@ -55,9 +56,11 @@ pub async fn serve(config: Config, on_bound: impl FnOnce(&Bound), shutdown: impl
         BatchPolicy { max_batch: config.max_batch.max(1), max_wait: Duration::from_millis(config.max_wait_ms) },
         metrics.clone(),
     );
-    recover_accepted(&store, &circuits, &chain, &batcher).await?;
+    let jobs = JobCache::new(chain.clone(), Duration::from_millis(config.chain_cache_ms));
+    recover_accepted(&store, &circuits, &jobs, &batcher).await?;
     let signal = SettleSignal::default();
     tokio::spawn(settler::run(
+        config.replica_name(),
         store.clone(),
         chain.clone(),
         circuits.clone(),
@@ -77,7 +80,7 @@ pub async fn serve(config: Config, on_bound: impl FnOnce(&Bound), shutdown: impl
     };
     on_bound(&Bound { grpc, metrics: metrics_addr });
 
-    let verifier = Verifier { circuits, chain, store: store.clone(), batcher, settle: signal, metrics };
+    let verifier = Verifier { circuits, chain, jobs, store: store.clone(), batcher, settle: signal, metrics };
     let service = VerifierServiceServer::new(verifier)
         .max_decoding_message_size(config.max_message_bytes)
         .max_encoding_message_size(config.max_message_bytes);
@@ -91,7 +94,13 @@ pub async fn serve(config: Config, on_bound: impl FnOnce(&Bound), shutdown: impl
     };
     let reflection_v1 = reflection().build_v1().context("cannot build the reflection service")?;
     let reflection_v1alpha = reflection().build_v1alpha().context("cannot build the reflection service")?;
-    tonic::transport::Server::builder()
+    let mut server = tonic::transport::Server::builder();
+    if let Some(identity) = config.tls_identity()? {
+        server = server
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+            .context("the TLS certificate or key is not usable (PEM certificate chain and its PKCS#8, PKCS#1 or SEC1 key)")?;
+    }
+    server
         .timeout(Duration::from_millis(config.request_timeout_ms))
         .concurrency_limit_per_connection(config.concurrency_per_connection)
         .add_service(health)
@@ -140,14 +149,14 @@ fn open_chain(config: &Config, keys: Vec<(zkmeter_circuits::KeyHeader, ark_groth
 
 /// Receipts left `accepted` by a crash between recording and marking them
 /// verified: their proofs are checked again, then marked.
-async fn recover_accepted(store: &Store, circuits: &Circuits, chain: &ChainWorker, batcher: &Batcher) -> Result<()> {
+async fn recover_accepted(store: &Store, circuits: &Circuits, jobs: &JobCache, batcher: &Batcher) -> Result<()> {
     loop {
         let pending = store.pending_verification(256).await?;
         if pending.is_empty() {
             return Ok(());
         }
         for r in pending {
-            let valid = crate::submission::reverify(&r, circuits, chain, batcher)
+            let valid = crate::submission::reverify(&r, circuits, jobs, batcher)
                 .await
                 .map_err(|why| anyhow::anyhow!("cannot re-check receipt {} left pending: {why}", hex::encode(r.id)))?;
             let (to, reason) = if valid { (Status::Verified, None) } else { (Status::Rejected, Some("the proof does not verify")) };

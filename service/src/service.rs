@@ -11,6 +11,7 @@ use zkmeter_verifier::encode_verifying_key;
 
 use crate::batcher::Batcher;
 use crate::chain_worker::ChainWorker;
+use crate::job_cache::JobCache;
 use crate::convert::{fixed, receipt_message, state_message, status_filter};
 use crate::metrics::Metrics;
 use crate::proto::{self, verifier_service_server::VerifierService};
@@ -37,6 +38,8 @@ pub struct Verifier {
     pub circuits: Circuits,
     /// The chain (reads; settlement goes through the settler).
     pub chain: ChainWorker,
+    /// The jobs as the chain last said.
+    pub jobs: JobCache,
     /// The receipts.
     pub store: Store,
     /// The batch verifier.
@@ -80,7 +83,7 @@ impl Verifier {
     /// The whole pipeline for one submission: checks, batched verification, the
     /// durable receipt (verified), and a ring of the settler's bell.
     pub async fn submit(&self, req: &proto::SubmitProofRequest) -> Result<proto::SubmitProofResponse, SubmitError> {
-        let checked = match submission::check(req, &self.circuits, &self.chain, &self.store).await? {
+        let checked = match submission::check(req, &self.circuits, &self.chain, &self.jobs, &self.store).await? {
             Outcome::Known(receipt) => {
                 return Ok(proto::SubmitProofResponse { receipt: Some(receipt_message(&receipt)), created: false });
             }
@@ -266,12 +269,7 @@ impl VerifierService for Verifier {
         request: Request<proto::GetStreamStateRequest>,
     ) -> Result<Response<proto::GetStreamStateResponse>, Status> {
         let job_id = request.get_ref().job_id;
-        let job = self
-            .chain
-            .run(move |chain, d| d.job(chain, job_id))
-            .await
-            .map_err(|e| Status::unavailable(e.to_string()))?
-            .map_err(|e| Status::unavailable(format!("chain: {e}")))?;
+        let job = self.jobs.get_fresh(job_id).await.map_err(|e| Status::unavailable(e.to_string()))?.job;
         if job.consumer == Address::ZERO {
             return Err(status(SubmitError::UnknownStream(job_id)));
         }

@@ -9,6 +9,14 @@
 //! is marked settled, not sent again. A node that does not answer leaves the
 //! receipt pending and is retried with exponential backoff; a revert for any
 //! other reason rejects the receipt with the contract's reason.
+//!
+//! Replicas sharing one store claim receipts before settling them
+//! ([`Store::claim_settlement`], a lease renewed on every pass), so each
+//! settlement is sent by one replica; a dead replica's claims run out and are
+//! taken over, and a replica restarted under the same name
+//! ([`crate::config::Config::replica_name`]) resumes its own at once. (Two live
+//! replicas wrongly given one name could both send a settlement; the contract
+//! takes one and the other is recognised as settled: gas is wasted, nothing more.)
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,6 +42,14 @@ pub struct RetryPolicy {
     pub max: Duration,
 }
 
+/// How long a claim on a receipt lasts without renewal: far longer than one
+/// settlement attempt and than the longest retry wait, so a live replica never
+/// loses a receipt it is working on; short enough that a dead replica's
+/// receipts are taken over within minutes.
+pub const CLAIM_LEASE: Duration = Duration::from_secs(120);
+
+
+
 /// The settlement worker's doorbell: ring it when a receipt becomes verified.
 #[derive(Clone, Default)]
 pub struct SettleSignal(Arc<Notify>);
@@ -55,6 +71,7 @@ enum Attempt {
 
 /// Runs the settlement worker until the process ends.
 pub async fn run(
+    replica: String,
     store: Store,
     chain: ChainWorker,
     circuits: Circuits,
@@ -64,7 +81,7 @@ pub async fn run(
 ) {
     let mut backoff: HashMap<Hash, (Instant, Duration)> = HashMap::new();
     loop {
-        let pending = match store.pending_settlement(chain.chain_id(), 64).await {
+        let pending = match store.claim_settlement(chain.chain_id(), &replica, CLAIM_LEASE, 64).await {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read pending settlements; retrying");
@@ -77,7 +94,9 @@ pub async fn run(
             pending.into_iter().filter(|r| backoff.get(&r.id).is_none_or(|(at, _)| *at <= now)).collect();
         if due.is_empty() {
             let next = backoff.values().map(|(at, _)| *at).min();
-            let wait = next.map_or(Duration::from_secs(5), |at| at.saturating_duration_since(now));
+            // Woken at least every few seconds: claims are renewed, and receipts
+            // another replica accepted (or gave up) are picked up.
+            let wait = next.map_or(Duration::from_secs(5), |at| at.saturating_duration_since(now)).min(Duration::from_secs(5));
             tokio::select! {
                 _ = signal.0.notified() => {}
                 _ = tokio::time::sleep(wait) => {}

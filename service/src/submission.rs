@@ -16,10 +16,10 @@ use zkmeter_store::{Hash, NewReceipt, Receipt, Store, StoreError};
 use zkmeter_verifier::{PROOF_LEN, Verifier, decode_proof};
 
 use crate::batcher::Batcher;
-use crate::chain_worker::{ChainWorker, ChainWorkerGone};
+use crate::chain_worker::ChainWorker;
 use crate::convert::{FieldError, fixed, receipt_statement, row_state, state_row, stream_state};
+use crate::job_cache::{ChainUnavailable, JobCache};
 use crate::proto;
-
 
 /// A circuit the service verifies: its key header and prepared verifying key.
 pub struct Circuit {
@@ -115,8 +115,8 @@ pub enum SubmitError {
     Chain(String),
 }
 
-impl From<ChainWorkerGone> for SubmitError {
-    fn from(e: ChainWorkerGone) -> Self {
+impl From<ChainUnavailable> for SubmitError {
+    fn from(e: ChainUnavailable) -> Self {
         SubmitError::Chain(e.to_string())
     }
 }
@@ -176,6 +176,7 @@ pub async fn check(
     req: &proto::SubmitProofRequest,
     circuits: &Circuits,
     chain: &ChainWorker,
+    jobs: &JobCache,
     store: &Store,
 ) -> Result<Outcome, SubmitError> {
     let circuit_id = B256::from(fixed::<32>("circuit_id", &req.circuit_id)?);
@@ -204,14 +205,7 @@ pub async fn check(
     }
 
     let job_id = s.job_id;
-    let (job, capacity) = chain
-        .run(move |chain, d| {
-            let job = d.job(chain, job_id)?;
-            let (_, _, capacity) = d.meter_info(chain, job.meter)?;
-            Ok::<_, zkmeter_contracts::ChainError>((job, capacity))
-        })
-        .await?
-        .map_err(|e| SubmitError::Chain(e.to_string()))?;
+    let crate::job_cache::JobView { job, capacity, .. } = jobs.get(job_id).await?;
     if job.consumer == Address::ZERO {
         return Err(SubmitError::UnknownStream(job_id));
     }
@@ -269,17 +263,12 @@ pub async fn latest_state(
 
 /// Checks a stored receipt's proof again (after a crash left it `accepted`):
 /// whether it verifies, or why it could not be checked.
-pub async fn reverify(r: &Receipt, circuits: &Circuits, chain: &ChainWorker, batcher: &Batcher) -> Result<bool, String> {
+pub async fn reverify(r: &Receipt, circuits: &Circuits, jobs: &JobCache, batcher: &Batcher) -> Result<bool, String> {
     let circuit = circuits
         .get(&B256::from(r.circuit_id))
         .ok_or_else(|| format!("circuit {} is not configured any more", hex::encode(r.circuit_id)))?
         .clone();
-    let meter = Address::from(r.meter);
-    let capacity = chain
-        .run(move |chain, d| d.meter_info(chain, meter).map(|(_, _, capacity)| capacity))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+    let capacity = jobs.get(r.job_id).await.map_err(|e| e.to_string())?.capacity;
     let statement = receipt_statement(r, capacity).map_err(|e| e.to_string())?;
     let proof = decode_proof(&r.proof).map_err(|e| e.to_string())?;
     batcher.verify(circuit, proof, statement.public_inputs().to_vec()).await.map_err(|e| e.to_string())

@@ -51,6 +51,10 @@ async fn submits_verifies_settles_and_refuses_bad_input() {
     let (c, m) = code(client.submit_proof(bad).await);
     assert_eq!(c, Code::InvalidArgument, "{m}");
     let mut bad = good.clone();
+    set_b_outside_the_subgroup(&mut bad.proof);
+    let (c, m) = code(client.submit_proof(bad).await);
+    assert!(c == Code::InvalidArgument && m.contains("subgroup"), "{m}");
+    let mut bad = good.clone();
     bad.statement.as_mut().unwrap().next.as_mut().unwrap().head = vec![0xff; 32];
     let (c, m) = code(client.submit_proof(bad).await);
     assert!(c == Code::InvalidArgument && m.contains("below the BN254 scalar modulus"), "{m}");
@@ -136,6 +140,22 @@ async fn submits_verifies_settles_and_refuses_bad_input() {
 
     let state = client.get_stream_state(proto::GetStreamStateRequest { job_id: job }).await.unwrap().into_inner();
     assert_eq!(state.settled.unwrap(), state_message(&next.new));
+}
+
+/// Replaces the proof's B with a point on the G2 curve outside its prime-order
+/// subgroup (words 2..6 of the EVM layout: x.c1, x.c0, y.c1, y.c0).
+fn set_b_outside_the_subgroup(proof: &mut [u8]) {
+    use ark_bn254::{Fq, Fq2, G2Affine};
+    use ark_ec::AffineRepr;
+    use ark_ff::{BigInteger, One, PrimeField};
+    let outside = (1u64..)
+        .filter_map(|x| G2Affine::get_point_from_x_unchecked(Fq2::new(Fq::from(x), Fq::one()), true))
+        .find(|p| !p.is_in_correct_subgroup_assuming_on_curve())
+        .expect("most points of the G2 curve lie outside the subgroup");
+    let (x, y) = outside.xy().expect("not the point at infinity");
+    for (word, c) in [(2, x.c1), (3, x.c0), (4, y.c1), (5, y.c0)] {
+        proof[32 * word..32 * (word + 1)].copy_from_slice(&c.into_bigint().to_bytes_be());
+    }
 }
 
 /// Sends `body` as the request message of `method`, bytes as they are.

@@ -1,6 +1,6 @@
 //! What operators and other clients rely on: gRPC reflection (both versions) lists
 //! and describes the service, the health service says it is serving, and the
-//! metrics endpoint counts submissions by outcome.
+//! metrics endpoint counts submissions by outcome; TLS when configured.
 
 #[path = "../../contracts/tests/common/mod.rs"]
 mod common;
@@ -71,4 +71,47 @@ async fn reflection_health_and_metrics() {
     assert!(page.starts_with("HTTP/1.0 200") || page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(page.contains("zkmeter_verifier_submissions_total{outcome=\"malformed\"} 1"), "{page}");
     assert!(page.contains("zkmeter_verifier_verify_batch_seconds"), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_tls_only_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path());
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let cert = fixtures.join("localhost.crt");
+
+    // Half a TLS configuration is refused at start, saying what is missing.
+    let half = zkmeter_service::config::Config { tls_cert: Some(cert.clone()), ..local_config(dir.path()) };
+    let err = zkmeter_service::server::serve(half, |_| {}, std::future::pending()).await.unwrap_err();
+    assert!(format!("{err:#}").contains("both tls_cert and tls_key"), "{err:#}");
+
+    let config = zkmeter_service::config::Config {
+        tls_cert: Some(cert.clone()),
+        tls_key: Some(fixtures.join("localhost.key")),
+        ..local_config(dir.path())
+    };
+    let (grpc, _) = serve_in_process(config).await;
+    let tls = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(std::fs::read(fixtures.join("ca.crt")).unwrap()))
+        .domain_name("localhost");
+    let channel = tonic::transport::Endpoint::from_shared(format!("https://{grpc}"))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = proto::verifier_service_client::VerifierServiceClient::new(channel);
+    let circuit = client.get_circuit(proto::GetCircuitRequest::default()).await.unwrap().into_inner();
+    assert_eq!(circuit.slots, common::SLOTS);
+
+    // A plaintext client gets nothing from a TLS port.
+    let plain = async {
+        let channel =
+            tonic::transport::Endpoint::from_shared(format!("http://{grpc}")).unwrap().connect().await.map_err(|e| e.to_string())?;
+        let mut client = proto::verifier_service_client::VerifierServiceClient::new(channel);
+        client.get_circuit(proto::GetCircuitRequest::default()).await.map_err(|e| e.to_string())
+    };
+    let plain = tokio::time::timeout(std::time::Duration::from_secs(10), plain).await.unwrap();
+    assert!(plain.is_err(), "a plaintext call to the TLS port must fail");
 }

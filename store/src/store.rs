@@ -228,20 +228,46 @@ impl Store {
         Ok(receipt)
     }
 
-    /// Receipts waiting for settlement on `chain_id` (verified or submitted),
-    /// oldest first: what the settlement worker resumes after a restart.
-    pub async fn pending_settlement(&self, chain_id: u64, limit: u32) -> Result<Vec<Receipt>, StoreError> {
+    /// Claims up to `limit` receipts waiting for settlement on `chain_id`
+    /// (verified or submitted) for `owner` until `lease` from now, and returns
+    /// them oldest first. A receipt is claimable when nobody holds it, its claim
+    /// ran out (the replica that held it died), or `owner` holds it already (the
+    /// claim is renewed). Replicas sharing one PostgreSQL store never get the
+    /// same receipt at once: rows another replica is claiming are skipped
+    /// (`FOR UPDATE SKIP LOCKED`), and SQLite has one writer at a time.
+    pub async fn claim_settlement(
+        &self,
+        chain_id: u64,
+        owner: &str,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<Receipt>, StoreError> {
+        let lock = match self.backend {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let claimable = "chain_id = $3 AND status IN ('verified', 'submitted') \
+             AND (claimed_until_ms IS NULL OR claimed_until_ms < $4 OR claimed_by = $1)";
         let sql = format!(
-            "SELECT {COLUMNS} FROM receipts WHERE chain_id = $1 AND status IN ('verified', 'submitted') \
-             ORDER BY created_at_ms, id LIMIT $2"
+            "UPDATE receipts SET claimed_by = $1, claimed_until_ms = $2 \
+             WHERE {claimable} AND id IN \
+             (SELECT id FROM receipts WHERE {claimable} ORDER BY created_at_ms, id LIMIT $5 {lock}) \
+             RETURNING {COLUMNS}"
         );
+        let now = now_ms();
         let rows = sqlx::query::<Any>(&sql)
+            .bind(owner.to_owned())
+            .bind(now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX)))
             .bind(int(chain_id))
+            .bind(now)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await
             .map_err(|e| self.unavailable(e))?;
-        rows.iter().map(|r| self.receipt(r)).collect()
+        let mut claimed = rows.iter().map(|r| self.receipt(r)).collect::<Result<Vec<_>, _>>()?;
+        // RETURNING keeps no order.
+        claimed.sort_by_key(|r| (r.created_at_ms, r.id));
+        Ok(claimed)
     }
 
     /// Receipts still accepted (their verification was not recorded), oldest first.

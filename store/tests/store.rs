@@ -5,6 +5,7 @@
 //! is set: CI must run them.
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 use zkmeter_store::{Accepted, Backend, NewReceipt, ReceiptFilter, Status, Store, StoreError, StreamStateRow};
 
 /// A database for one test: a fresh SQLite file, or a fresh schema (named after
@@ -172,13 +173,54 @@ both!(pending_work_and_latest_state, |s: Store| async move {
     s.set_status(&[1; 32], Status::Verified, None, None, None).await.unwrap();
     s.set_status(&[3; 32], Status::Verified, None, None, None).await.unwrap();
     s.set_status(&[3; 32], Status::Submitted, None, None, None).await.unwrap();
-    let pending: Vec<_> = s.pending_settlement(31341, 10).await.unwrap().iter().map(|r| r.id).collect();
+    let lease = Duration::from_secs(60);
+    let pending: Vec<_> = s.claim_settlement(31341, "a", lease, 10).await.unwrap().iter().map(|r| r.id).collect();
     assert_eq!(pending, vec![[1; 32], [3; 32]]);
-    assert!(s.pending_settlement(1, 10).await.unwrap().is_empty(), "other chains' receipts are not pending here");
+    assert!(s.claim_settlement(1, "a", lease, 10).await.unwrap().is_empty(), "other chains' receipts are not pending here");
     let (id, status, next) = s.latest_state(31341, 1).await.unwrap().unwrap();
     assert_eq!((id, status, next), ([2; 32], Status::Accepted, state(4, 2)));
     s.set_status(&[2; 32], Status::Rejected, Some("no"), None, None).await.unwrap();
     assert_eq!(s.latest_state(31341, 1).await.unwrap().unwrap().0, [1; 32], "rejected receipts are not the latest state");
+});
+
+both!(replicas_never_claim_the_same_settlement, |s: Store| async move {
+    for i in 1..=6u8 {
+        s.accept(receipt(i, u64::from(i), 0)).await.unwrap();
+        s.set_status(&[i; 32], Status::Verified, None, None, None).await.unwrap();
+    }
+    let lease = Duration::from_secs(60);
+    let ids = |rs: Vec<zkmeter_store::Receipt>| rs.into_iter().map(|r| r.id[0]).collect::<Vec<_>>();
+    // Eight replicas claim at once: every receipt goes to exactly one of them.
+    let tasks: Vec<_> = (0..8)
+        .map(|k| {
+            let s = s.clone();
+            tokio::spawn(async move { ids(s.claim_settlement(31341, &format!("replica-{k}"), lease, 2).await.unwrap()) })
+        })
+        .collect();
+    let mut claims = Vec::new();
+    for t in tasks {
+        claims.push(t.await.unwrap());
+    }
+    let mut all: Vec<u8> = claims.iter().flatten().copied().collect();
+    all.sort();
+    assert_eq!(all, vec![1, 2, 3, 4, 5, 6], "claims {claims:?}");
+    // A holder renews its own claims; nobody else gets them while they run.
+    let (holder, held) = claims.iter().enumerate().find(|(_, c)| !c.is_empty()).unwrap();
+    let holder = format!("replica-{holder}");
+    assert_eq!(&ids(s.claim_settlement(31341, &holder, lease, 10).await.unwrap()), held);
+    assert!(s.claim_settlement(31341, "newcomer", lease, 10).await.unwrap().is_empty());
+    // A claim that ran out (its replica died) is taken over.
+    s.claim_settlement(31341, &holder, Duration::ZERO, 10).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(&ids(s.claim_settlement(31341, "newcomer", lease, 10).await.unwrap()), held);
+    // Settled receipts are no longer claimable.
+    for id in held {
+        s.set_status(&[*id; 32], Status::Submitted, None, None, None).await.unwrap();
+        s.set_status(&[*id; 32], Status::Settled, None, None, None).await.unwrap();
+    }
+    s.claim_settlement(31341, "newcomer", Duration::ZERO, 10).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert!(s.claim_settlement(31341, "third", lease, 10).await.unwrap().iter().all(|r| !held.contains(&r.id[0])));
 });
 
 both!(concurrent_accepts_make_one_receipt, |s: Store| async move {

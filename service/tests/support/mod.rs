@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use crate::common::*;
 use std::path::Path;
 use std::time::Duration;
@@ -35,20 +37,30 @@ pub async fn start(dir: &Path) -> (Client, String) {
 
 /// Like [`start`], with the metrics endpoint on too: also returns its address.
 pub async fn start_with_metrics(dir: &Path) -> (Client, String, std::net::SocketAddr) {
-    let config = Config {
+    let (grpc, metrics) = serve_in_process(local_config(dir)).await;
+    let url = format!("http://{grpc}");
+    (VerifierServiceClient::connect(url.clone()).await.unwrap(), url, metrics.unwrap())
+}
+
+/// The service on a free loopback port (and metrics on another) over `dir`.
+pub fn local_config(dir: &Path) -> Config {
+    Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
         data_dir: dir.to_owned(),
         ..Config::default()
-    };
+    }
+}
+
+/// Serves `config` in this process; returns the gRPC and metrics addresses once
+/// they are bound.
+pub async fn serve_in_process(config: Config) -> (std::net::SocketAddr, Option<std::net::SocketAddr>) {
     let (send, bound) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
-        let on_bound = |b: &zkmeter_service::server::Bound| send.send((b.grpc, b.metrics.unwrap())).unwrap();
+        let on_bound = |b: &zkmeter_service::server::Bound| send.send((b.grpc, b.metrics)).unwrap();
         zkmeter_service::server::serve(config, on_bound, std::future::pending()).await.unwrap();
     });
-    let (grpc, metrics) = bound.await.unwrap();
-    let url = format!("http://{grpc}");
-    (VerifierServiceClient::connect(url.clone()).await.unwrap(), url, metrics)
+    bound.await.unwrap()
 }
 
 pub fn request(circuit_id: &[u8], s: &MeterStatement, proof: &[u8], signature: &[u8]) -> proto::SubmitProofRequest {
@@ -74,4 +86,18 @@ pub async fn list(client: &mut Client, req: proto::ListReceiptsRequest) -> Vec<p
         out.push(item.receipt.unwrap());
     }
     out
+}
+
+/// A fresh schema named after the process and `test` on the PostgreSQL server of
+/// `url`: the server's address, and a URL that uses the schema.
+pub async fn postgres_schema(url: &str, test: &str) -> (std::net::SocketAddr, String) {
+    let schema = format!("svc_{}_{test}", std::process::id());
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(url).await.unwrap();
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&admin).await.unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.unwrap();
+    admin.close().await;
+    let host = url.rsplit_once('@').expect("a URL with user@host").1.split('/').next().unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    (host.parse().expect("the test server is at IP:port"), format!("{url}{sep}options=-c%20search_path%3D{schema}"))
 }

@@ -1,0 +1,108 @@
+//! What the cheap checks need from the chain about a job — its meter, its
+//! settled state and the meter's registered capacity — read once and kept for a
+//! short while.
+//!
+//! Two reasons: a submission would otherwise cost two chain reads (two JSON-RPC
+//! round trips on a node), and a node that is down must not stop submissions for
+//! jobs the service already knows: their proofs are still checked against the
+//! last capacity read, receipts are kept, and the settler retries until the node
+//! is back. A job unknown to the cache still needs the chain.
+//!
+//! A stale capacity can only make a proof fail verification (the proof then
+//! names a capacity the service did not use), never make a bad proof pass: the
+//! contract checks it again against its own registry. A stale settled state is
+//! never trusted over the receipt store, which knows every state this service
+//! moved the stream to.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+use zkmeter_circuits::Capacity;
+use zkmeter_contracts::{Address, Job};
+
+use crate::chain_worker::ChainWorker;
+
+/// A job as the chain last said.
+#[derive(Clone, Debug)]
+pub struct JobView {
+    /// The job (consumer, meter, settled state…).
+    pub job: Job,
+    /// Its meter's registered capacity.
+    pub capacity: Capacity,
+    /// Read from the chain longer ago than the cache's time to live, because the
+    /// chain could not be read now.
+    pub stale: bool,
+}
+
+/// The cache; cheap to clone.
+#[derive(Clone)]
+pub struct JobCache {
+    chain: ChainWorker,
+    ttl: Duration,
+    entries: Arc<Mutex<HashMap<u64, (Instant, JobView)>>>,
+}
+
+/// The chain could not be read and the job is not in the cache.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read job {job} from the chain: {reason}; retry when the node is back")]
+pub struct ChainUnavailable {
+    /// The job.
+    pub job: u64,
+    /// What the chain said.
+    pub reason: String,
+}
+
+impl JobCache {
+    /// A cache over `chain` whose entries are fresh for `ttl`.
+    pub fn new(chain: ChainWorker, ttl: Duration) -> Self {
+        JobCache { chain, ttl, entries: Arc::default() }
+    }
+
+    /// Job `job_id`: from the cache while fresh, else from the chain; when the
+    /// chain cannot be read, the last entry however old. A job that does not
+    /// exist (zero consumer) is returned but never cached, so opening it later
+    /// takes effect at once.
+    pub async fn get(&self, job_id: u64) -> Result<JobView, ChainUnavailable> {
+        self.read(job_id, self.ttl).await
+    }
+
+    /// Job `job_id` read from the chain now (for answers that report the chain's
+    /// state); the last entry only when the chain cannot be read.
+    pub async fn get_fresh(&self, job_id: u64) -> Result<JobView, ChainUnavailable> {
+        self.read(job_id, Duration::ZERO).await
+    }
+
+    async fn read(&self, job_id: u64, max_age: Duration) -> Result<JobView, ChainUnavailable> {
+        let cached = self.entries.lock().expect("job cache lock").get(&job_id).cloned();
+        if let Some((at, view)) = &cached
+            && at.elapsed() < max_age
+        {
+            return Ok(view.clone());
+        }
+        let read = self
+            .chain
+            .run(move |chain, d| {
+                let job = d.job(chain, job_id)?;
+                let capacity = if job.consumer == Address::ZERO { Capacity::default() } else { d.meter_info(chain, job.meter)?.2 };
+                Ok::<_, zkmeter_contracts::ChainError>((job, capacity))
+            })
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        match (read, cached) {
+            (Ok((job, capacity)), _) => {
+                let view = JobView { job, capacity, stale: false };
+                if view.job.consumer != Address::ZERO {
+                    self.entries.lock().expect("job cache lock").insert(job_id, (Instant::now(), view.clone()));
+                }
+                Ok(view)
+            }
+            (Err(reason), Some((at, view))) => {
+                tracing::warn!(job = job_id, %reason, age = ?at.elapsed(), "chain unreadable: using the job as last read");
+                Ok(JobView { stale: true, ..view })
+            }
+            (Err(reason), None) => Err(ChainUnavailable { job: job_id, reason }),
+        }
+    }
+}
