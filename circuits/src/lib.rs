@@ -6,7 +6,8 @@
 //! Groth16 proof makes about them, the native code that computes heads, totals and
 //! statements from records (the meter, the prover and the tests all use this one
 //! code), circomlib's Poseidon (natively and as an R1CS gadget), [`MeterCircuit`],
-//! and the Groth16 key and proof files.
+//! and the Groth16 key and proof files; and, in [`workload`], proofs that a quantised
+//! matmul or MLP inference gave its output ([`WorkloadCircuit`]).
 //!
 //! It does **not** talk to a network, a chain or a database, and it does not
 //! schedule or sign anything: the prover daemon, the verifier service and the
@@ -83,6 +84,7 @@ pub mod snarkjs;
 pub mod statement;
 pub mod stream;
 pub mod witness;
+pub mod workload;
 
 pub use error::{RecordError, StatementError};
 pub use keys::{CircuitShape, KeyError, KeyHeader, METER_CIRCUIT_ID};
@@ -93,3 +95,4 @@ pub use record::{Capacity, PerClass, ResourceClass, UsageRecord};
 pub use statement::{MeterInstance, MeterStatement, PUBLIC_INPUTS};
 pub use stream::{StreamId, StreamState};
 pub use witness::{MeterWitness, SlotWitness, build_epoch};
+pub use workload::{WorkloadCircuit, WorkloadStatement};
