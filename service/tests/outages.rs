@@ -15,12 +15,14 @@
 mod common;
 mod support;
 
+use ark_bn254::Bn254;
+use ark_groth16::Proof;
 use common::*;
 use std::time::Duration;
 use support::proxy::Proxy;
 use support::*;
 use tonic::Code;
-use zkmeter_circuits::StreamId;
+use zkmeter_circuits::{MeterStatement, StreamId};
 use zkmeter_circuits::keys::{KeyKind, key_paths, write_key};
 use zkmeter_contracts::anvil::{AnvilNode, anvil_binary};
 use zkmeter_contracts::{DEV_PRIVATE_KEYS, meter_address, sign_state};
@@ -30,6 +32,37 @@ use zkmeter_verifier::encode_proof;
 fn required(what: &str, how: &str) {
     assert!(std::env::var_os("CI").is_none(), "CI must run this test: {what} ({how})");
     eprintln!("skipping: {what} ({how})");
+}
+
+/// The test meter's submissions for one job of the service's chain.
+struct Meter {
+    circuit_id: Vec<u8>,
+    chain_id: u64,
+    settlement: zkmeter_contracts::Address,
+    job: u64,
+}
+
+impl Meter {
+    async fn new(client: &mut Client, chain_id: u64, settlement: zkmeter_contracts::Address, job: u64) -> Meter {
+        let circuit_id = client.get_circuit(proto::GetCircuitRequest::default()).await.unwrap().into_inner().circuit_id;
+        Meter { circuit_id, chain_id, settlement, job }
+    }
+
+    /// The signed submission of `statement` with `proof`.
+    fn request(&self, statement: &MeterStatement, proof: &Proof<Bn254>) -> proto::SubmitProofRequest {
+        let sig = sign_state(&meter_key(), self.chain_id, self.settlement, self.job, &statement.new);
+        request(&self.circuit_id, statement, &encode_proof(proof), &sig)
+    }
+
+    /// Proves, submits and waits for the settlement of the job's first epoch:
+    /// its statement and receipt id.
+    async fn settle_first_epoch(&self, client: &mut Client, prover: &zkmeter_circuits::MeterProver) -> (MeterStatement, Vec<u8>) {
+        let genesis = StreamId { meter: meter_address(&meter_key()).into(), job_id: self.job }.genesis();
+        let (first, proof) = epoch(prover, self.job, genesis, 1);
+        let receipt = client.submit_proof(self.request(&first, &proof)).await.unwrap().into_inner().receipt.unwrap();
+        assert_eq!(settled(client, &receipt.id).await.status, ReceiptStatus::Settled as i32);
+        (first, receipt.id)
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,17 +103,11 @@ async fn a_chain_node_outage_delays_settlement_and_loses_nothing() {
     };
     let (grpc, _) = serve_in_process(config).await;
     let mut client = Client::connect(format!("http://{grpc}")).await.unwrap();
-    let circuit_id = client.get_circuit(proto::GetCircuitRequest::default()).await.unwrap().into_inner().circuit_id;
-    let submission = |statement: &zkmeter_circuits::MeterStatement, proof| {
-        let sig = sign_state(&meter_key(), chain_id, deployment.settlement, job, &statement.new);
-        request(&circuit_id, statement, &encode_proof(proof), &sig)
-    };
+    let meter = Meter::new(&mut client, chain_id, deployment.settlement, job).await;
+    let submission = |statement: &MeterStatement, proof: &Proof<Bn254>| meter.request(statement, proof);
 
     // Epoch 1 settles while the node is up (and the service learns the job).
-    let genesis = StreamId { meter: meter_address(&meter_key()).into(), job_id: job }.genesis();
-    let (first, proof) = epoch(&prover, job, genesis, 1);
-    let r1 = client.submit_proof(submission(&first, &proof)).await.unwrap().into_inner().receipt.unwrap();
-    assert_eq!(settled(&mut client, &r1.id).await.status, ReceiptStatus::Settled as i32);
+    let (first, _) = meter.settle_first_epoch(&mut client, &prover).await;
 
     // The node goes away. Epoch 2 is still checked, verified and kept...
     proxy.set_up(false);
@@ -134,19 +161,13 @@ async fn a_database_outage_gets_unavailable_and_loses_nothing() {
     let config = zkmeter_service::config::Config { database_url: Some(proxied), ..local_config(dir.path()) };
     let (grpc, _) = serve_in_process(config).await;
     let mut client = Client::connect(format!("http://{grpc}")).await.unwrap();
-    let circuit_id = client.get_circuit(proto::GetCircuitRequest::default()).await.unwrap().into_inner().circuit_id;
     let settlement = zkmeter_contracts::Deployment::load(&dir.path().join("chain").join(zkmeter_contracts::DEPLOYMENT_FILE))
         .unwrap()
         .settlement;
-    let submission = |statement: &zkmeter_circuits::MeterStatement, proof| {
-        let sig = sign_state(&meter_key(), chain_id, settlement, job, &statement.new);
-        request(&circuit_id, statement, &encode_proof(proof), &sig)
-    };
+    let meter = Meter::new(&mut client, chain_id, settlement, job).await;
+    let submission = |statement: &MeterStatement, proof: &Proof<Bn254>| meter.request(statement, proof);
 
-    let genesis = StreamId { meter: meter_address(&meter_key()).into(), job_id: job }.genesis();
-    let (first, proof) = epoch(&prover, job, genesis, 1);
-    let r1 = client.submit_proof(submission(&first, &proof)).await.unwrap().into_inner().receipt.unwrap();
-    assert_eq!(settled(&mut client, &r1.id).await.status, ReceiptStatus::Settled as i32);
+    let (first, first_receipt) = meter.settle_first_epoch(&mut client, &prover).await;
 
     // The database goes away: a submission and a read are refused as unavailable,
     // saying which database, and nothing is half-recorded.
@@ -156,7 +177,7 @@ async fn a_database_outage_gets_unavailable_and_loses_nothing() {
     assert_eq!(status.code(), Code::Unavailable, "{}", status.message());
     assert!(status.message().contains("receipt store"), "{}", status.message());
     assert!(!status.message().contains(":zkmeter@"), "no password in messages: {}", status.message());
-    let status = client.get_receipt(proto::GetReceiptRequest { id: r1.id.clone() }).await.unwrap_err();
+    let status = client.get_receipt(proto::GetReceiptRequest { id: first_receipt.clone() }).await.unwrap_err();
     assert_eq!(status.code(), Code::Unavailable, "{}", status.message());
 
     // It is back: the same submission goes through and settles; the first receipt is intact.
