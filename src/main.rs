@@ -48,6 +48,8 @@ enum Command {
     Chain(commands::chain::Args),
     /// Show an account's resource tokens.
     Balance(commands::balance::Args),
+    /// Make or show a meter's signing key.
+    Keys(commands::keys::Args),
     /// Simulate meters, prove, verify and settle every epoch on the embedded chain.
     Demo(commands::demo::Args),
 }
@@ -77,6 +79,7 @@ fn main() -> Result<()> {
         Command::Export(args) => commands::export::run(&data_dir, args),
         Command::Chain(args) => commands::chain::run(&data_dir, args),
         Command::Balance(args) => commands::balance::run(&data_dir, args),
+        Command::Keys(args) => commands::keys::run(args),
         Command::Demo(args) => commands::demo::run(&data_dir, args),
     }
 }

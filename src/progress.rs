@@ -10,14 +10,3 @@ pub fn spinner(message: impl Into<String>) -> ProgressBar {
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
 }
-
-/// A bar over `len` items.
-pub fn bar(len: u64, message: impl Into<String>) -> ProgressBar {
-    let bar = ProgressBar::new(len).with_message(message.into());
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} [{elapsed}, eta {eta}]")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar
-}

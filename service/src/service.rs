@@ -261,6 +261,8 @@ impl VerifierService for Verifier {
             verifying_key: vk.to_words().concat(),
             public_inputs: PUBLIC_INPUT_LAYOUT.iter().map(|s| (*s).to_owned()).collect(),
             verifier_contract,
+            chain_id: self.chain.chain_id(),
+            settlement_contract: self.chain.deployment().settlement.to_vec(),
         }))
     }
 
@@ -269,7 +271,8 @@ impl VerifierService for Verifier {
         request: Request<proto::GetStreamStateRequest>,
     ) -> Result<Response<proto::GetStreamStateResponse>, Status> {
         let job_id = request.get_ref().job_id;
-        let job = self.jobs.get_fresh(job_id).await.map_err(|e| Status::unavailable(e.to_string()))?.job;
+        let view = self.jobs.get_fresh(job_id).await.map_err(|e| Status::unavailable(e.to_string()))?;
+        let job = view.job;
         if job.consumer == Address::ZERO {
             return Err(status(SubmitError::UnknownStream(job_id)));
         }
@@ -281,6 +284,7 @@ impl VerifierService for Verifier {
             meter: job.meter.to_vec(),
             settled: Some(state_message(&job.state)),
             latest: Some(state_message(&latest)),
+            capacity: view.capacity.0.to_vec(),
         }))
     }
 }

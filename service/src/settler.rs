@@ -6,7 +6,9 @@
 //! does not continue the stored stream state (`StaleState`). When a retry hits
 //! that refusal and the chain's state is the receipt's new state, an earlier
 //! attempt went through (the process died before it recorded so): the receipt
-//! is marked settled, not sent again. A node that does not answer leaves the
+//! is marked settled, not sent again; when the chain is still before the
+//! receipt's previous state, an earlier epoch of the job has not settled yet and
+//! the receipt is retried after it. A node that does not answer leaves the
 //! receipt pending and is retried with exponential backoff; a revert for any
 //! other reason rejects the receipt with the contract's reason.
 //!
@@ -165,6 +167,13 @@ async fn settle(store: &Store, chain: &ChainWorker, circuits: &Circuits, r: Rece
                 Ok(settled) => Attempt::Settled { tx: settled.receipt.tx_hash.0, gas: settled.receipt.gas_used },
                 Err(e) if e.is_revert_with("StaleState") => match d.stream_state(chain, statement.stream.job_id) {
                     Ok(state) if state == statement.new => Attempt::AlreadySettled,
+                    // An earlier epoch of the job is not settled yet (a restart left it
+                    // to be verified again, or it waits for its own retry): this one
+                    // follows it.
+                    Ok(state) if state.seq < statement.prev.seq => Attempt::Retry(format!(
+                        "waiting for the job's earlier epochs: the chain is at seq {}, this epoch continues from seq {}",
+                        state.seq, statement.prev.seq
+                    )),
                     Ok(_) => Attempt::Rejected(e.to_string()),
                     Err(read) => Attempt::Retry(read.to_string()),
                 },

@@ -32,11 +32,13 @@ async fn submits_verifies_settles_and_refuses_bad_input() {
     assert_eq!(circuit.slots, SLOTS);
     assert_eq!(circuit.public_inputs.len(), 6);
     assert_eq!(circuit.verifier_contract, deployment.circuits[0].verifier.to_vec());
+    assert_eq!((circuit.chain_id, circuit.settlement_contract), (chain_id, deployment.settlement.to_vec()), "the meters' EIP-712 domain");
     let circuit_id = circuit.circuit_id;
 
     let state = client.get_stream_state(proto::GetStreamStateRequest { job_id: job }).await.unwrap().into_inner();
     let genesis = zkmeter_circuits::StreamId { meter: zkmeter_contracts::meter_address(&meter_key()).into(), job_id: job }.genesis();
     assert_eq!(state.latest.unwrap().head, fr_bytes(&genesis.head).to_vec());
+    assert_eq!(state.capacity, CAPACITY.0.to_vec(), "the meter's registered capacity");
 
     let (statement, proof) = epoch(&prover, job, genesis, 1);
     let sig = sign_state(&meter_key(), chain_id, deployment.settlement, job, &statement.new);

@@ -1,40 +1,38 @@
-//! `zkmeter demo`: the whole flow on one machine. Simulated meters of a few
-//! streams, each stream a job on the embedded chain of the data directory (the
-//! consumer escrows tokens, the provider's meter is registered); one proof per
-//! epoch, verified here singly and then all in one batch; every epoch submitted
-//! over gRPC to a verifier service (`zkmeter-service`) started on a free loopback
-//! port, which checks it again and settles it on the chain (the escrow burned at
-//! the tariff, the provider paid); the jobs closed, their unused escrow refunded.
-//! The chain and the receipts persist: a second run starts from the balances the
-//! first one left.
+//! `zkmeter demo`: the whole system on one machine, in one command. The embedded
+//! chain of the data directory with the contracts deployed, a few jobs opened by
+//! a consumer who escrows tokens, each served by a meter the provider registered;
+//! the verifier service (`zkmeter-service`) on a free loopback port; and the prover
+//! daemon (`zkmeter-prover`) metering each job with a synthetic meter, cutting
+//! epochs, proving them and submitting them over gRPC, while a live table shows
+//! where every stream stands. The service checks each proof and settles it (the
+//! contract verifies it again, burns the escrow at the tariff and pays the
+//! provider); at the end the jobs are closed, the unused escrow refunded, and the
+//! balances and a summary printed. The chain, the receipts and the stream logs
+//! persist: a second run starts from the balances the first one left.
 
-use anyhow::{Result, bail};
-use ark_bn254::Fr;
-use ark_std::UniformRand;
-use k256::ecdsa::SigningKey;
+use anyhow::{Context, Result, bail};
 use rand::SeedableRng;
-use rand::rngs::OsRng;
 use rand_chacha::ChaCha20Rng;
 use sha3::{Digest, Keccak256};
-use std::path::Path;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use zkmeter_circuits::{Capacity, PUBLIC_INPUTS, ProofFile, StreamId, UsageRecord, build_epoch};
-use zkmeter_contracts::{Address, Chain, DEV_ACCOUNTS, Deployment, U256, circuit_id, meter_address, sign_state};
-use zkmeter_service::convert::submit_request;
-use zkmeter_service::proto::verifier_service_client::VerifierServiceClient;
-use zkmeter_service::proto::{GetReceiptRequest, ReceiptStatus};
-use zkmeter_verifier::{Verifier, encode_proof};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use zkmeter_circuits::{Capacity, ResourceClass};
+use zkmeter_contracts::{Address, Chain, DEV_ACCOUNTS, Deployment, U256};
+use zkmeter_prover::config::{Config as ProverConfig, StreamConfig};
+use zkmeter_prover::daemon::{self, RunOptions, Status, StreamStatus};
+use zkmeter_prover::identity::MeterKey;
+use zkmeter_prover::meter::MeterConfig;
 
 use crate::DEFAULT_SLOTS;
 use crate::chain_access::{open_embedded, tokens};
 use crate::key_store::KeyStore;
-use crate::progress::bar;
-use crate::simulate::{default_capacity, simulate_records};
+use crate::simulate::default_capacity;
 
 /// Arguments of `zkmeter demo`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Number of simulated streams (one job each).
+    /// Number of metered streams (one job each).
     #[arg(long, default_value_t = 3)]
     streams: usize,
     /// Epochs (proofs) per stream.
@@ -43,9 +41,12 @@ pub struct Args {
     /// Record slots per proof (N).
     #[arg(long, default_value_t = DEFAULT_SLOTS)]
     records: u32,
-    /// Seed of the simulated meters.
+    /// Seed of the synthetic meters.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// How often the synthetic meters are read, in milliseconds (one record each time).
+    #[arg(long, default_value_t = 50)]
+    sample_interval_ms: u64,
 }
 
 /// The dev accounts the demo uses: the provider owns the meters, the consumer
@@ -53,43 +54,37 @@ pub struct Args {
 const PROVIDER: Address = DEV_ACCOUNTS[1];
 const CONSUMER: Address = DEV_ACCOUNTS[2];
 
-/// Escrow is the bill plus this many percent, so closing a job refunds something.
-const ESCROW_MARGIN_PERCENT: u128 = 10;
+/// The classes the demo's streams meter, in turn.
+const CLASSES: [ResourceClass; 5] =
+    [ResourceClass::Gpu, ResourceClass::Cpu, ResourceClass::Network, ResourceClass::Energy, ResourceClass::Storage];
 
-/// One simulated stream: its meter's key, its job, its records.
+/// Synthetic meters use this share of the capacity on average (percent).
+const LOAD_PERCENT: u64 = 40;
+
+/// How long the demo waits for every epoch to settle.
+const DEMO_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// One demo stream: its meter's key file and its job.
 struct DemoStream {
-    key: SigningKey,
-    id: StreamId,
-    records: Vec<UsageRecord>,
+    key_file: PathBuf,
+    job_id: u64,
+    class: ResourceClass,
 }
-
-struct Row {
-    file: ProofFile,
-    epoch: usize,
-    prove: Duration,
-    verify: Duration,
-    receipt: Vec<u8>,
-    gas: u64,
-}
-
-/// How long the demo waits for the verifier to settle every receipt.
-const SETTLE_TIMEOUT: Duration = Duration::from_secs(120);
-
-type Client = VerifierServiceClient<tonic::transport::Channel>;
 
 pub fn run(data_dir: &Path, args: Args) -> Result<()> {
     let slots = super::check_slots(args.records)?;
-    if args.streams == 0 || args.epochs == 0 {
-        bail!("the demo needs at least one stream and one epoch");
+    if args.streams == 0 || args.epochs == 0 || args.sample_interval_ms == 0 {
+        bail!("the demo needs at least one stream, one epoch and a sample interval above 0");
     }
     println!("zkmeter demo: {} streams × {} epochs, up to {slots} records per proof", args.streams, args.epochs);
     println!("data directory: {}", data_dir.display());
 
     let started = Instant::now();
-    let prover = KeyStore::new(data_dir).prover_or_setup(slots)?;
+    let keys = KeyStore::new(data_dir);
+    let prover = keys.prover_or_setup(slots)?;
     let shape = prover.shape();
     println!(
-        "keys ready in {:.1} s: {} constraints per proof ({} per record slot), {PUBLIC_INPUTS} public inputs",
+        "keys ready in {:.1} s: {} constraints per proof ({} per record slot)",
         started.elapsed().as_secs_f64(),
         shape.num_constraints,
         zkmeter_circuits::meter_circuit::CONSTRAINTS_PER_SLOT
@@ -101,15 +96,13 @@ pub fn run(data_dir: &Path, args: Args) -> Result<()> {
     for line in report {
         println!("  {line}");
     }
+    let num_constraints = shape.num_constraints;
+    drop(prover);
     let chain = target.chain.as_mut();
-
     // The last epoch of each stream is left partly empty, to show padding slots.
-    let per_stream = args.epochs * slots as usize - (slots as usize / 2).min(slots as usize - 1);
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let per_stream = (args.epochs * slots as usize - (slots as usize / 2).min(slots as usize - 1)) as u64;
     let capacity = default_capacity();
-    let records = simulate_records(args.streams, per_stream, now_ms, args.seed, &capacity);
-    println!("simulated {} meter records", records.iter().map(Vec::len).sum::<usize>());
-    let streams = open_jobs(chain, &d, records, &capacity)?;
+    let streams = open_jobs(chain, &d, data_dir, &args, per_stream, &capacity)?;
 
     println!("\nbalances before settlement");
     println!("  provider {PROVIDER}: {}", tokens(&d.balances(chain, PROVIDER)?));
@@ -120,98 +113,85 @@ pub fn run(data_dir: &Path, args: Args) -> Result<()> {
     drop(target);
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let (url, stop, server) = runtime.block_on(start_verifier(data_dir, KeyStore::new(data_dir).paths(slots).1))?;
+    let (url, stop, server) = runtime.block_on(start_verifier(data_dir, keys.paths(slots).1))?;
     println!("verifier service on {url} (gRPC, receipts in {})", data_dir.join("receipts.db").display());
-    let mut client = runtime.block_on(Client::connect(url))?;
+    let config = ProverConfig {
+        data_dir: data_dir.join("prover"),
+        keys_dir: data_dir.join("keys"),
+        slots,
+        verifier_url: url,
+        sample_interval_ms: args.sample_interval_ms,
+        streams: streams
+            .iter()
+            .enumerate()
+            .map(|(i, s)| StreamConfig {
+                job_id: s.job_id,
+                key_file: s.key_file.clone(),
+                capacity,
+                meter: MeterConfig::Synthetic {
+                    class: s.class,
+                    rate: capacity.get(s.class) * 1000 * LOAD_PERCENT / 100,
+                    seed: args.seed.wrapping_add(i as u64),
+                },
+                stop_after_records: Some(per_stream),
+            })
+            .collect(),
+        ..ProverConfig::default()
+    };
+    config.check()?;
+    println!("prover daemon: stream logs in {}, synthetic meters read every {} ms\n", config.data_dir.display(), args.sample_interval_ms);
 
-    let verifier = Verifier::new(prover.verifying_key());
-    let circuit = circuit_id(&shape.header);
-    let proofs_dir = data_dir.join("demo");
-    let progress = bar((args.streams * args.epochs) as u64, "proving and submitting epochs");
-    let mut rng = ChaCha20Rng::from_rng(OsRng)?;
-    let mut rows = Vec::new();
-    for stream in &streams {
-        let mut state = stream.id.genesis();
-        for (epoch, chunk) in stream.records.chunks(slots as usize).enumerate() {
-            let (statement, witness) =
-                build_epoch(stream.id, state, chunk, capacity, Fr::rand(&mut rng), slots as usize)?;
-            let t = Instant::now();
-            let proof = prover.prove(&statement.instance(), &witness, &mut rng)?;
-            let prove = t.elapsed();
-            let t = Instant::now();
-            verifier.verify(&proof, &statement.public_inputs())?;
-            let verify = t.elapsed();
-            let signature = sign_state(&stream.key, chain_id, d.settlement, stream.id.job_id, &statement.new);
-            let request = submit_request(&circuit, &statement, &encode_proof(&proof), &signature);
-            let response = runtime
-                .block_on(client.submit_proof(request))
-                .map_err(|s| anyhow::anyhow!("the verifier refused job {} epoch {epoch}: {}", stream.id.job_id, s.message()))?;
-            let receipt = response.into_inner().receipt.map(|r| r.id).unwrap_or_default();
-            let file = ProofFile { key: shape.header.clone(), statement, proof };
-            file.write(&proofs_dir.join(format!("job{}-epoch{epoch}.proof.json", stream.id.job_id)))?;
-            state = statement.new;
-            rows.push(Row { file, epoch, prove, verify, receipt, gas: 0 });
-            progress.inc(1);
+    let status = Status::default();
+    let proving_started = Instant::now();
+    let mut daemon = runtime.spawn(daemon::run(config, RunOptions { exit_when_settled: true }, status.clone(), std::future::pending()));
+    let mut table = LiveTable::new(std::io::stdout().is_terminal());
+    let outcome = runtime.block_on(async {
+        loop {
+            tokio::select! {
+                result = &mut daemon => break result.context("the prover daemon panicked")?.map_err(anyhow::Error::from),
+                () = tokio::time::sleep(Duration::from_millis(200)) => table.draw(&status.snapshot()),
+            }
+            if proving_started.elapsed() > DEMO_TIMEOUT {
+                bail!("not every epoch settled within {} s", DEMO_TIMEOUT.as_secs());
+            }
         }
-    }
-    progress.finish_and_clear();
-    let waiting = bar(rows.len() as u64, "waiting for the verifier to settle every epoch");
-    for row in &mut rows {
-        row.gas = runtime.block_on(settled(&mut client, &row.receipt))?;
-        waiting.inc(1);
-    }
-    waiting.finish_and_clear();
+    });
+    let rows = status.snapshot();
+    table.finish(&rows);
     let _ = stop.send(());
     runtime.block_on(server)??;
     drop(runtime);
-    print_table(&rows);
+    outcome?;
+    let wall = proving_started.elapsed();
 
     let mut target = open_embedded(data_dir, None)?;
     let chain = target.chain.as_mut();
-    for stream in &streams {
-        d.close_job(chain, PROVIDER, stream.id.job_id)?;
+    for s in &streams {
+        let state = d.stream_state(chain, s.job_id)?;
+        let row = rows.iter().find(|r| r.job_id == s.job_id).expect("a row per stream");
+        if state.seq != row.records {
+            bail!("job {}: the chain settled {} records, the meter logged {}", s.job_id, state.seq, row.records);
+        }
+        d.close_job(chain, PROVIDER, s.job_id)?;
     }
     println!("\nbalances after settling every epoch and closing the jobs (unused escrow refunded)");
     println!("  provider {PROVIDER}: {}", tokens(&d.balances(chain, PROVIDER)?));
     println!("  consumer {CONSUMER}: {}", tokens(&d.balances(chain, CONSUMER)?));
 
-    let inputs: Vec<[Fr; PUBLIC_INPUTS]> = rows.iter().map(|r| r.file.statement.public_inputs()).collect();
-    let items: Vec<_> = rows.iter().zip(&inputs).map(|(r, x)| (&r.file.proof, &x[..])).collect();
-    let t = Instant::now();
-    let report = verifier.verify_batch(&items, &mut rng);
-    let batch = t.elapsed();
-    if !report.all_valid() {
-        bail!("batch verification refused proofs {:?}", report.invalid_indices());
-    }
-
-    let n = rows.len() as f64;
-    let mean = |f: fn(&Row) -> Duration| rows.iter().map(f).sum::<Duration>().as_secs_f64() / n;
-    let single_total: f64 = rows.iter().map(|r| r.verify.as_secs_f64()).sum();
-    let records_proved: u64 = rows.iter().map(|r| u64::from(r.file.statement.record_count)).sum();
+    let epochs: u64 = rows.iter().map(|r| r.epochs.2).sum();
+    let records: u64 = rows.iter().map(|r| r.records).sum();
     let gas: u64 = rows.iter().map(|r| r.gas).sum();
+    let prove: Duration = rows.iter().map(|r| r.prove_total).sum();
     println!();
     println!("summary");
-    println!("  proofs                {} (all verified singly and in one batch)", rows.len());
-    println!("  records proved        {records_proved}");
-    println!("  constraints / proof   {}", shape.num_constraints);
-    println!("  proof size            {} bytes (EVM encoding)", encode_proof(&rows[0].file.proof).len());
-    println!("  mean prove time       {:.0} ms", mean(|r| r.prove) * 1e3);
-    println!("  mean verify time      {:.2} ms", mean(|r| r.verify) * 1e3);
-    println!(
-        "  batch verify          {:.2} ms for all {} ({:.2} ms one by one)",
-        batch.as_secs_f64() * 1e3,
-        rows.len(),
-        single_total * 1e3
-    );
-    println!("  settlements           {} on chain {chain_id}, each checked and sent by the verifier service", rows.len());
-    println!(
-        "  gas / settlement      {:.0} mean ({:.0} per record)",
-        gas as f64 / n,
-        gas as f64 / records_proved.max(1) as f64
-    );
-    println!("  proof files           {}", proofs_dir.display());
-    println!("\nverify them again with: zkmeter verify {}/*.proof.json", proofs_dir.display());
-    println!("see the chain with:      zkmeter chain status");
+    println!("  epochs settled        {epochs} (each proved by the daemon, verified by the service and by the contract)");
+    println!("  records settled       {records} (the chain's stream states match the meters' logs)");
+    println!("  constraints / proof   {num_constraints}");
+    println!("  mean prove time       {:.0} ms", prove.as_secs_f64() * 1e3 / epochs.max(1) as f64);
+    println!("  settlements           {epochs} on chain {chain_id}");
+    println!("  gas / settlement      {:.0} mean ({:.0} per record)", gas as f64 / epochs.max(1) as f64, gas as f64 / records.max(1) as f64);
+    println!("  metering to settled   {:.1} s", wall.as_secs_f64());
+    println!("\nsee the chain with: zkmeter chain status");
     Ok(())
 }
 
@@ -220,7 +200,7 @@ pub fn run(data_dir: &Path, args: Args) -> Result<()> {
 /// it and its task.
 async fn start_verifier(
     data_dir: &Path,
-    verifying_key: std::path::PathBuf,
+    verifying_key: PathBuf,
 ) -> Result<(String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Result<()>>)> {
     let config = zkmeter_service::config::Config {
         listen: "127.0.0.1:0".parse().expect("a valid address"),
@@ -247,46 +227,39 @@ async fn start_verifier(
     }
 }
 
-/// Waits until the receipt is settled; returns the settlement's gas.
-async fn settled(client: &mut Client, id: &[u8]) -> Result<u64> {
-    let deadline = Instant::now() + SETTLE_TIMEOUT;
-    loop {
-        let receipt = client.get_receipt(GetReceiptRequest { id: id.to_vec() }).await?.into_inner().receipt.unwrap_or_default();
-        match ReceiptStatus::try_from(receipt.status) {
-            Ok(ReceiptStatus::Settled) => return Ok(receipt.gas_used),
-            Ok(ReceiptStatus::Rejected) => bail!("the verifier rejected receipt {}: {}", hex::encode(id), receipt.reason),
-            _ if Instant::now() > deadline => {
-                bail!("receipt {} not settled after {} s ({})", hex::encode(id), SETTLE_TIMEOUT.as_secs(), receipt.reason)
-            }
-            _ => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
+/// The demo's meter key file for stream `index`: the key is derived from a public
+/// string, so anyone can sign as these meters. Demo only.
+fn demo_meter_key(data_dir: &Path, index: usize) -> Result<(PathBuf, MeterKey)> {
+    let path = data_dir.join("demo").join(format!("meter-{index}.key"));
+    if path.exists() {
+        return Ok((path.clone(), MeterKey::load(&path)?));
     }
-}
-
-/// The demo's meter key for stream `index`: derived from a public string, so
-/// anyone can sign as these meters. Demo only.
-fn demo_meter_key(index: usize) -> SigningKey {
-    let secret = Keccak256::digest(format!("zkmeter demo meter key {index}"));
-    SigningKey::from_slice(&secret).expect("these digests are below the secp256k1 order")
+    let seed: [u8; 32] = Keccak256::digest(format!("zkmeter demo meter key {index}")).into();
+    let key = MeterKey::generate(&path, &mut ChaCha20Rng::from_seed(seed))?;
+    Ok((path, key))
 }
 
 /// Registers each stream's meter (first run only), issues the consumer the
-/// tokens its jobs need, and opens one job per stream escrowing its bill plus a
-/// margin; returns the streams with their job ids.
+/// tokens its jobs need, and opens one job per stream escrowing what its meter
+/// can bill at most; returns the streams with their job ids.
 fn open_jobs(
     chain: &mut dyn Chain,
     d: &Deployment,
-    records: Vec<Vec<UsageRecord>>,
+    data_dir: &Path,
+    args: &Args,
+    records: u64,
     capacity: &Capacity,
 ) -> Result<Vec<DemoStream>> {
-    let escrows: Vec<[u128; 5]> = records
+    // A record bills at most capacity × its duration; twice the sample interval
+    // leaves room for a loaded machine reading the meters late.
+    let most = |class: ResourceClass| u128::from(capacity.get(class)) * u128::from(2 * args.sample_interval_ms) * u128::from(records);
+    let classes: Vec<ResourceClass> = (0..args.streams).map(|i| CLASSES[i % CLASSES.len()]).collect();
+    let escrows: Vec<[u128; 5]> = classes
         .iter()
-        .map(|rs| {
-            let mut bill = [0u128; 5];
-            for r in rs {
-                bill[r.class.index()] += u128::from(r.quantity);
-            }
-            bill.map(|b| b + b * ESCROW_MARGIN_PERCENT / 100)
+        .map(|&class| {
+            let mut escrow = [0u128; 5];
+            escrow[class.index()] = most(class);
+            escrow
         })
         .collect();
     let mut issued = [0u128; 5];
@@ -300,9 +273,9 @@ fn open_jobs(
 
     let expires_at = chain.block()?.timestamp + 24 * 3600;
     let mut streams = Vec::new();
-    for (index, (records, escrow)) in records.into_iter().zip(escrows).enumerate() {
-        let key = demo_meter_key(index);
-        let meter = meter_address(&key);
+    for (index, (class, escrow)) in classes.into_iter().zip(escrows).enumerate() {
+        let (key_file, key) = demo_meter_key(data_dir, index)?;
+        let meter = key.address();
         let (owner, _, registered) = d.meter_info(chain, meter)?;
         if owner == Address::ZERO {
             d.register_meter(chain, PROVIDER, meter, capacity)?;
@@ -313,29 +286,72 @@ fn open_jobs(
             );
         }
         let (job_id, _) = d.open_job(chain, CONSUMER, meter, expires_at, escrow)?;
-        println!("job {job_id}: meter {meter}, escrow {}", tokens(&escrow.map(U256::from)));
-        streams.push(DemoStream { key, id: StreamId { meter: meter.into(), job_id }, records });
+        println!("job {job_id}: meter {meter} ({class}), escrow {}", tokens(&escrow.map(U256::from)));
+        streams.push(DemoStream { key_file, job_id, class });
     }
     Ok(streams)
 }
 
-fn print_table(rows: &[Row]) {
-    println!(
-        "{:<5} {:>5} {:>13} {:>7} {:>9} {:>9} {:>8}  billed",
-        "job", "epoch", "seq", "records", "prove ms", "verify ms", "gas"
-    );
-    for row in rows {
-        let s = &row.file.statement;
-        println!(
-            "{:<5} {:>5} {:>13} {:>7} {:>9.0} {:>9.2} {:>8}  {}",
-            s.stream.job_id,
-            row.epoch,
-            format!("{}..={}", s.prev.seq + 1, s.new.seq),
-            s.record_count,
-            row.prove.as_secs_f64() * 1e3,
-            row.verify.as_secs_f64() * 1e3,
-            row.gas,
-            tokens(&s.totals.0.map(U256::from))
-        );
+/// The live table of the streams: redrawn in place on a terminal; elsewhere
+/// printed again only when an epoch moves.
+struct LiveTable {
+    terminal: bool,
+    drawn: usize,
+    last: Vec<(u64, u64, u64)>,
+}
+
+impl LiveTable {
+    fn new(terminal: bool) -> Self {
+        LiveTable { terminal, drawn: 0, last: Vec::new() }
     }
+
+    fn draw(&mut self, rows: &[StreamStatus]) {
+        let epochs: Vec<_> = rows.iter().map(|r| r.epochs).collect();
+        if !self.terminal && epochs == self.last {
+            return;
+        }
+        self.last = epochs;
+        let mut out = std::io::stdout().lock();
+        if self.terminal && self.drawn > 0 {
+            let _ = write!(out, "\x1b[{}A", self.drawn);
+        }
+        let lines = table_lines(rows);
+        for line in &lines {
+            let _ = writeln!(out, "{}{line}", if self.terminal { "\x1b[2K" } else { "" });
+        }
+        if !self.terminal {
+            let _ = writeln!(out);
+        }
+        let _ = out.flush();
+        self.drawn = lines.len();
+    }
+
+    fn finish(&mut self, rows: &[StreamStatus]) {
+        self.last.clear();
+        self.draw(rows);
+    }
+}
+
+fn table_lines(rows: &[StreamStatus]) -> Vec<String> {
+    let mut lines = vec![format!(
+        "{:<5} {:<12} {:>7} {:>20} {:>10}  {:<40} {}",
+        "job", "meter", "records", "epochs cut/prv/set", "last prove", "billed (settled)", "status"
+    )];
+    for r in rows {
+        let (cut, proved, settled) = r.epochs;
+        let prove = r.last_prove.map_or_else(|| "-".to_owned(), |d| format!("{} ms", d.as_millis()));
+        let billed = tokens(&r.settled_totals.0.map(U256::from));
+        let meter = format!("{}", r.meter);
+        lines.push(format!(
+            "{:<5} {:<12} {:>7} {:>20} {:>10}  {:<40} {}",
+            r.job_id,
+            format!("{}…", &meter[..10]),
+            r.records,
+            format!("{cut}/{proved}/{settled}"),
+            prove,
+            billed,
+            r.note
+        ));
+    }
+    lines
 }

@@ -5,6 +5,7 @@ pub mod chain;
 pub mod demo;
 pub mod export;
 pub mod inspect;
+pub mod keys;
 pub mod prove;
 pub mod setup;
 pub mod simulate;

@@ -1,0 +1,158 @@
+//! The daemon's side of the verifier service's gRPC API (`zkmeter.v1`): what it
+//! asks, and which answers mean "try again later" and which mean "no".
+
+use std::time::Duration;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
+use zkmeter_circuits::{Capacity, PerClass, ResourceClass, StreamState};
+use zkmeter_contracts::{Address, B256, circuit_id};
+use zkmeter_circuits::KeyHeader;
+use zkmeter_service::convert::{stream_state, submit_request};
+use zkmeter_service::proto::verifier_service_client::VerifierServiceClient;
+use zkmeter_service::proto::{GetCircuitRequest, GetReceiptRequest, GetStreamStateRequest, ReceiptStatus};
+
+use crate::epoch::Domain;
+use crate::stream_log::Cut;
+
+/// What went wrong talking to the verifier.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The service could not be reached or could not answer now: retry later.
+    #[error("the verifier service is unavailable ({0}); retrying")]
+    Unavailable(String),
+    /// The service refused the request; retrying the same request will not help.
+    #[error("the verifier service refused it: {message} ({code:?})")]
+    Refused {
+        /// The gRPC status code.
+        code: Code,
+        /// The service's explanation.
+        message: String,
+    },
+    /// The URL is not a valid endpoint.
+    #[error("verifier_url {url:?} is not a valid URL: {reason}")]
+    BadUrl {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The service's answer is malformed.
+    #[error("the verifier service answered with {0}")]
+    BadAnswer(String),
+}
+
+impl From<Status> for ClientError {
+    fn from(s: Status) -> Self {
+        match s.code() {
+            Code::Unavailable | Code::DeadlineExceeded | Code::Unknown | Code::ResourceExhausted | Code::Aborted | Code::Internal | Code::Cancelled => {
+                ClientError::Unavailable(format!("{:?}: {}", s.code(), s.message()))
+            }
+            code => ClientError::Refused { code, message: s.message().to_owned() },
+        }
+    }
+}
+
+/// A stream's state as the service knows it.
+#[derive(Clone, Copy, Debug)]
+pub struct RemoteStream {
+    /// The job's meter.
+    pub meter: Address,
+    /// Settled on the chain.
+    pub settled: StreamState,
+    /// Latest accepted (settled or not).
+    pub latest: StreamState,
+    /// The meter's registered capacity.
+    pub capacity: Capacity,
+}
+
+/// Where a submitted epoch's receipt stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReceiptState {
+    /// Accepted or verified; settlement not done yet (with the last settlement error, if any).
+    Pending(String),
+    /// Settled, in this transaction, for this gas.
+    Settled {
+        /// The transaction hash.
+        tx_hash: Vec<u8>,
+        /// Gas used.
+        gas: u64,
+    },
+    /// Rejected, for this reason.
+    Rejected(String),
+}
+
+/// A client of one verifier service, connecting lazily (the daemon starts while
+/// the service is down).
+#[derive(Clone)]
+pub struct VerifierClient {
+    inner: VerifierServiceClient<Channel>,
+    circuit: B256,
+}
+
+impl VerifierClient {
+    /// A client of the service at `url` for the circuit with key `header`.
+    pub fn new(url: &str, header: &KeyHeader, timeout: Duration) -> Result<Self, ClientError> {
+        let bad = |reason: String| ClientError::BadUrl { url: url.to_owned(), reason };
+        let endpoint = Endpoint::from_shared(url.to_owned()).map_err(|e| bad(e.to_string()))?;
+        let channel = endpoint.connect_timeout(timeout.min(Duration::from_secs(5))).timeout(timeout).connect_lazy();
+        Ok(VerifierClient { inner: VerifierServiceClient::new(channel), circuit: circuit_id(header) })
+    }
+
+    /// The EIP-712 domain the service settles in, checking it verifies our circuit.
+    pub async fn domain(&mut self) -> Result<Domain, ClientError> {
+        let r = self.inner.get_circuit(GetCircuitRequest { circuit_id: self.circuit.to_vec() }).await?.into_inner();
+        let settlement: [u8; 20] = r
+            .settlement_contract
+            .as_slice()
+            .try_into()
+            .map_err(|_| ClientError::BadAnswer(format!("a settlement contract of {} bytes", r.settlement_contract.len())))?;
+        Ok(Domain { chain_id: r.chain_id, settlement: Address::from(settlement) })
+    }
+
+    /// The stream state of a job.
+    pub async fn stream(&mut self, job_id: u64) -> Result<RemoteStream, ClientError> {
+        let r = self.inner.get_stream_state(GetStreamStateRequest { job_id }).await?.into_inner();
+        let state = |field, s| stream_state(field, s).map_err(|e| ClientError::BadAnswer(e.to_string()));
+        let capacity: [u64; ResourceClass::COUNT] = r
+            .capacity
+            .as_slice()
+            .try_into()
+            .map_err(|_| ClientError::BadAnswer(format!("{} capacity values", r.capacity.len())))?;
+        let meter: [u8; 20] =
+            r.meter.as_slice().try_into().map_err(|_| ClientError::BadAnswer(format!("a meter of {} bytes", r.meter.len())))?;
+        Ok(RemoteStream {
+            meter: Address::from(meter),
+            settled: state("settled", r.settled.as_ref())?,
+            latest: state("latest", r.latest.as_ref())?,
+            capacity: PerClass(capacity),
+        })
+    }
+
+    /// Submits a proved epoch; returns its receipt id and state.
+    pub async fn submit(&mut self, cut: &Cut, proof: &[u8]) -> Result<(Vec<u8>, ReceiptState), ClientError> {
+        let request = submit_request(&self.circuit, &cut.statement, proof, &cut.signature);
+        let receipt = self
+            .inner
+            .submit_proof(request)
+            .await?
+            .into_inner()
+            .receipt
+            .ok_or_else(|| ClientError::BadAnswer("no receipt".into()))?;
+        let state = receipt_state(&receipt);
+        Ok((receipt.id, state))
+    }
+
+    /// Reads a receipt.
+    pub async fn receipt(&mut self, id: &[u8]) -> Result<ReceiptState, ClientError> {
+        let r = self.inner.get_receipt(GetReceiptRequest { id: id.to_vec() }).await?.into_inner();
+        Ok(receipt_state(&r.receipt.ok_or_else(|| ClientError::BadAnswer("no receipt".into()))?))
+    }
+}
+
+fn receipt_state(r: &zkmeter_service::proto::Receipt) -> ReceiptState {
+    match ReceiptStatus::try_from(r.status) {
+        Ok(ReceiptStatus::Settled) => ReceiptState::Settled { tx_hash: r.tx_hash.clone(), gas: r.gas_used },
+        Ok(ReceiptStatus::Rejected) => ReceiptState::Rejected(r.reason.clone()),
+        _ => ReceiptState::Pending(r.reason.clone()),
+    }
+}

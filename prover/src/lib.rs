@@ -1,0 +1,28 @@
+//! # zkmeter-prover
+//!
+//! The provider's side of zkmeter: meters sample usage, each stream (one meter
+//! serving one job) appends its records to a crash-safe, checksummed, hash-chained
+//! log, epochs are cut from the log, proved with Groth16 and submitted to a
+//! verifier service, and marked settled only when a settled receipt comes back.
+//!
+//! Where to start reading: [`daemon`] (the threads and tasks, and how they hand
+//! work over through the log), then [`stream_log`] (what the log holds),
+//! [`epoch`] (cutting an epoch), [`proving`] (the engine), [`client`] (the
+//! verifier's API), [`meter`] (where readings come from), [`spool`] (the
+//! append-only file every log is written to), [`identity`] (the meter key) and
+//! [`config`] (the TOML file).
+//!
+//! What it does not do: verify proofs for anyone else, talk to a chain (the
+//! verifier service settles), or run the setup (keys come from `zkmeter setup`).
+
+pub mod client;
+pub mod config;
+pub mod daemon;
+pub mod epoch;
+pub mod identity;
+pub mod meter;
+pub mod metrics;
+pub mod pause_point;
+pub mod proving;
+pub mod spool;
+pub mod stream_log;
