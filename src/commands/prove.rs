@@ -6,7 +6,8 @@ use ark_std::UniformRand;
 use rand::rngs::OsRng;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use zkmeter_circuits::{ProofFile, RecordError, StreamId, build_epoch};
+use zkmeter_circuits::{CircuitShape, MeterCircuit, ProofFile, RecordError, StreamId, build_epoch, keys};
+use zkmeter_engine::{AnyProver, BackendKind};
 
 use crate::DEFAULT_SLOTS;
 use crate::key_store::KeyStore;
@@ -40,6 +41,10 @@ pub struct Args {
     /// Where to write the proof file (default: <data dir>/proofs/…).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Prover backend: auto (the GPU when this build has CUDA and a GPU answers,
+    /// else the CPU), cpu or cuda.
+    #[arg(long, default_value = "auto")]
+    backend: BackendKind,
 }
 
 pub fn run(data_dir: &Path, args: Args) -> Result<()> {
@@ -80,14 +85,17 @@ pub fn run(data_dir: &Path, args: Args) -> Result<()> {
     let (statement, witness) = build_epoch(stream, prev, &remaining[..take], capacity, Fr::rand(&mut OsRng), slots as usize)
         .with_context(|| format!("the records of stream {stream} cannot be proved"))?;
 
-    let prover = KeyStore::new(data_dir).prover(slots)?;
-    let progress = spinner(format!("proving {take} records ({} constraints)", prover.shape().num_constraints));
+    let progress = spinner(format!("loading the proving key for {slots} record slots"));
+    let shape = CircuitShape::meter(slots);
+    let pk = keys::load_proving_key(&KeyStore::new(data_dir).paths(slots).0, &shape)?;
+    let prover = AnyProver::new(args.backend, pk, (&shape).into())?;
+    progress.set_message(format!("proving {take} records ({} constraints) on the {}", shape.num_constraints, prover.backend_name()));
     let started = Instant::now();
-    let proof = prover.prove(&statement.instance(), &witness, &mut OsRng)?;
+    let proof = prover.prove_verified(MeterCircuit::assigned(statement.instance(), witness), &mut OsRng)?;
     let elapsed = started.elapsed();
     progress.finish_and_clear();
 
-    let file = ProofFile { key: prover.shape().header.clone(), statement, proof };
+    let file = ProofFile { key: shape.header.clone(), statement, proof };
     let out = args.out.unwrap_or_else(|| {
         data_dir.join("proofs").join(format!(
             "{}-{}-{}-{}.proof.json",
@@ -98,7 +106,7 @@ pub fn run(data_dir: &Path, args: Args) -> Result<()> {
         ))
     });
     file.write(&out)?;
-    println!("proved {} in {:.2} s", super::describe(&file), elapsed.as_secs_f64());
+    println!("proved {} in {:.2} s on the {}", super::describe(&file), elapsed.as_secs_f64(), prover.backend_name());
     println!("wrote {}", out.display());
     if take < remaining.len() {
         println!("{} records remain: prove them with --after {}", remaining.len() - take, out.display());
