@@ -20,6 +20,8 @@
 //! [proving]
 //! nice = 10                                   # CPU priority of proving threads (0 = normal, 19 = lowest)
 //! threads = 0                                 # proving threads; 0: one per core
+//! defer_while_gpu_busy_percent = 80           # GPU: hold proofs back while customer kernels keep it busier …
+//! max_defer_ms = 60000                        # … but no longer than this
 //!
 //! [submit]
 //! backoff_initial_ms = 200
@@ -124,6 +126,11 @@ pub struct ProvingConfig {
     /// How long a shutdown waits for the proof in progress before abandoning it
     /// (it is proved again after the restart), in milliseconds.
     pub shutdown_grace_ms: u64,
+    /// On the GPU: hold each proof back while a GPU is busier than this
+    /// (percent), so customer kernels go first; none: prove at once.
+    pub defer_while_gpu_busy_percent: Option<u32>,
+    /// The longest a proof is held back for a busy GPU, in milliseconds.
+    pub max_defer_ms: u64,
 }
 
 /// Submission retries and receipt polling.
@@ -187,7 +194,7 @@ impl Default for EpochPolicy {
 
 impl Default for ProvingConfig {
     fn default() -> Self {
-        ProvingConfig { nice: 0, threads: 0, shutdown_grace_ms: 30_000 }
+        ProvingConfig { nice: 0, threads: 0, shutdown_grace_ms: 30_000, defer_while_gpu_busy_percent: None, max_defer_ms: 60_000 }
     }
 }
 
@@ -234,8 +241,18 @@ impl Config {
         {
             return invalid(format!("epoch.max_records = {n}, but it must be between 1 and slots = {}", self.slots));
         }
-        if self.sample_interval_ms == 0 || self.submit.poll_ms == 0 || self.submit.backoff_initial_ms == 0 {
-            return invalid("sample_interval_ms, submit.poll_ms and submit.backoff_initial_ms must be above 0".into());
+        let intervals = [
+            ("sample_interval_ms", self.sample_interval_ms),
+            ("submit.poll_ms", self.submit.poll_ms),
+            ("submit.backoff_initial_ms", self.submit.backoff_initial_ms),
+            // A zero deadline fails every request to the verifier.
+            ("submit.request_timeout_ms", self.submit.request_timeout_ms),
+        ];
+        if let Some((name, _)) = intervals.iter().find(|(_, ms)| *ms == 0) {
+            return invalid(format!("{name} = 0, but it must be above 0"));
+        }
+        if self.proving.defer_while_gpu_busy_percent.is_some_and(|p| p > 100) {
+            return invalid("proving.defer_while_gpu_busy_percent must be between 0 and 100".into());
         }
         if !(0..=19).contains(&self.proving.nice) {
             return invalid(format!("proving.nice = {}, but it must be between 0 and 19", self.proving.nice));
@@ -261,5 +278,224 @@ impl Config {
     /// The log file of a job's stream.
     pub fn stream_log(&self, job_id: u64) -> PathBuf {
         self.data_dir.join("streams").join(format!("job-{job_id}.log"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zkmeter_circuits::ResourceClass;
+
+    /// The TOML example of the module doc, read from this file so the test and
+    /// the doc cannot drift apart.
+    fn doc_example() -> String {
+        let source = include_str!("config.rs");
+        let mut lines = source.lines().skip_while(|l| *l != "//! ```toml").skip(1);
+        let example: Vec<&str> = lines
+            .by_ref()
+            .take_while(|l| *l != "//! ```")
+            .map(|l| l.strip_prefix("//! ").or_else(|| l.strip_prefix("//!")).expect("a doc line"))
+            .collect();
+        assert!(!example.is_empty(), "the module doc has a ```toml example");
+        example.join("\n")
+    }
+
+    const ONE_STREAM: &str = r#"
+        [[stream]]
+        job_id = 1
+        key_file = "meter.key"
+        capacity = { cpu = 64 }
+        meter = { kind = "synthetic", class = "cpu", rate = 1000 }
+    "#;
+
+    fn parse(text: &str) -> Config {
+        toml::from_str(text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    }
+
+    fn write(dir: &tempfile::TempDir, text: &str) -> PathBuf {
+        let path = dir.path().join("prover.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn cpu(v: u64) -> Capacity {
+        let mut c = Capacity::default();
+        c.set(ResourceClass::Cpu, v);
+        c
+    }
+
+    #[test]
+    fn the_module_doc_example_loads_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::load(&write(&dir, &doc_example())).unwrap();
+        assert_eq!(config.data_dir, Path::new("/var/lib/zkmeter-prover"));
+        assert_eq!(config.keys_dir, Path::new("/var/lib/zkmeter/keys"));
+        assert_eq!(config.slots, 32);
+        assert_eq!(config.verifier_url, "http://127.0.0.1:50051");
+        assert_eq!(config.backend, BackendKind::Auto);
+        assert_eq!(config.metrics_listen, Some("127.0.0.1:9465".parse().unwrap()));
+        assert_eq!(config.sample_interval_ms, 1000);
+        assert_eq!((config.chain_id, config.settlement), (None, None));
+        assert_eq!((config.epoch.max_records, config.epoch.max_age_ms), (Some(32), 60_000));
+        assert_eq!((config.proving.nice, config.proving.threads), (10, 0));
+        assert_eq!((config.submit.backoff_initial_ms, config.submit.backoff_max_ms, config.submit.poll_ms), (200, 30_000, 250));
+        assert_eq!(config.streams.len(), 1);
+        let stream = &config.streams[0];
+        assert_eq!((stream.job_id, stream.key_file.as_path()), (1, Path::new("/etc/zkmeter/meter-1.key")));
+        assert_eq!(stream.capacity, cpu(64));
+        assert_eq!(stream.meter, MeterConfig::Cpu { cgroup: Some("/sys/fs/cgroup/job1".into()), root: "/".into() });
+        assert_eq!(stream.stop_after_records, None);
+    }
+
+    #[test]
+    fn the_commented_out_domain_of_the_doc_example_parses_when_filled_in() {
+        let settlement = format!("0x{}", "11".repeat(20));
+        let text = doc_example()
+            .replace("# chain_id = 31337", "chain_id = 31337")
+            .replace("# settlement = \"0x…\"", &format!("settlement = \"{settlement}\""));
+        let config = parse(&text);
+        assert_eq!(config.chain_id, Some(31337));
+        assert_eq!(config.settlement, Some(Address::repeat_byte(0x11)));
+    }
+
+    #[test]
+    fn settings_left_out_keep_their_documented_defaults() {
+        let config = parse(ONE_STREAM);
+        config.check().unwrap();
+        assert_eq!(config.data_dir, Path::new("zkmeter-prover-data"));
+        assert_eq!(config.keys_dir, zkmeter_data_dir().join("keys"));
+        assert_eq!(config.slots, 32);
+        assert_eq!(config.verifier_url, "http://127.0.0.1:50051", "a verifier service on loopback");
+        assert_eq!(config.backend, BackendKind::Auto);
+        assert_eq!(config.metrics_listen, None, "no metrics endpoint unless asked");
+        assert_eq!(config.sample_interval_ms, 1000);
+        assert_eq!((config.chain_id, config.settlement), (None, None), "the domain is learned from the verifier");
+        assert_eq!(config.epoch.max_records, None);
+        assert_eq!(config.max_records(), 32, "an epoch fills the key's slots");
+        assert_eq!(config.epoch.max_age_ms, 60_000);
+        assert_eq!((config.proving.nice, config.proving.threads, config.proving.shutdown_grace_ms), (0, 0, 30_000));
+        let submit = &config.submit;
+        assert_eq!(
+            (submit.backoff_initial_ms, submit.backoff_max_ms, submit.poll_ms, submit.request_timeout_ms),
+            (200, 30_000, 250, 30_000)
+        );
+        assert_eq!(config.streams[0].stop_after_records, None, "meter forever");
+    }
+
+    #[test]
+    fn max_records_follows_the_slots_unless_set() {
+        let mut config = parse(&format!("slots = 8\n{ONE_STREAM}"));
+        assert_eq!(config.max_records(), 8);
+        config.epoch.max_records = Some(5);
+        assert_eq!(config.max_records(), 5);
+    }
+
+    #[test]
+    fn files_are_found_under_the_configured_directories() {
+        let config = parse(&format!("data_dir = \"/data\"\nkeys_dir = \"/keys\"\nslots = 8\n{ONE_STREAM}"));
+        assert_eq!(config.stream_log(42), Path::new("/data/streams/job-42.log"));
+        assert_eq!(config.proving_key(), zkmeter_circuits::keys::key_paths(Path::new("/keys"), 8).0);
+        assert!(config.proving_key().starts_with("/keys"));
+    }
+
+    /// `check` of the one-stream config after `change`: the refusal's message.
+    fn refusal(change: impl FnOnce(&mut Config)) -> String {
+        let mut config = parse(ONE_STREAM);
+        change(&mut config);
+        match config.check() {
+            Err(ConfigError::Invalid(message)) => message,
+            other => panic!("expected ConfigError::Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn check_refuses_a_config_without_streams() {
+        assert!(refusal(|c| c.streams.clear()).contains("[[stream]]"));
+    }
+
+    #[test]
+    fn check_refuses_zero_slots() {
+        assert!(refusal(|c| c.slots = 0).contains("slots"));
+    }
+
+    #[test]
+    fn check_refuses_max_records_outside_one_to_slots() {
+        let over = refusal(|c| c.epoch.max_records = Some(33));
+        assert!(over.contains("epoch.max_records = 33") && over.contains("slots = 32"), "{over}");
+        assert!(refusal(|c| c.epoch.max_records = Some(0)).contains("epoch.max_records"));
+        let mut at_slots = parse(ONE_STREAM);
+        at_slots.epoch.max_records = Some(32);
+        at_slots.check().unwrap();
+    }
+
+    #[test]
+    fn check_refuses_a_nice_value_outside_zero_to_nineteen() {
+        assert!(refusal(|c| c.proving.nice = -1).contains("proving.nice = -1"));
+        assert!(refusal(|c| c.proving.nice = 20).contains("proving.nice = 20"));
+        let mut lowest = parse(ONE_STREAM);
+        lowest.proving.nice = 19;
+        lowest.check().unwrap();
+    }
+
+    #[test]
+    fn check_refuses_two_streams_of_one_job() {
+        let message = refusal(|c| {
+            let mut other = c.streams[0].clone();
+            other.key_file = "other.key".into();
+            c.streams.push(other);
+        });
+        assert!(message.contains("job 1") && message.contains("[[stream]]"), "{message}");
+    }
+
+    #[test]
+    fn check_refuses_zero_intervals_naming_each() {
+        type Change = fn(&mut Config);
+        let cases: [(&str, Change); 4] = [
+            ("sample_interval_ms", |c| c.sample_interval_ms = 0),
+            ("submit.poll_ms", |c| c.submit.poll_ms = 0),
+            ("submit.backoff_initial_ms", |c| c.submit.backoff_initial_ms = 0),
+            ("submit.request_timeout_ms", |c| c.submit.request_timeout_ms = 0),
+        ];
+        for (name, change) in cases {
+            let message = refusal(change);
+            assert!(message.starts_with(&format!("{name} = 0")), "{name}: {message}");
+        }
+    }
+
+    #[test]
+    fn load_checks_what_it_parses() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, &format!("slots = 0\n{ONE_STREAM}"));
+        assert!(matches!(Config::load(&path), Err(ConfigError::Invalid(m)) if m.contains("slots")));
+    }
+
+    #[test]
+    fn an_unknown_setting_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let typos = [
+            ("sample_interval = 5\n".to_string() + ONE_STREAM, "sample_interval"),
+            (format!("[epoch]\nmax_record = 4\n{ONE_STREAM}"), "max_record"),
+            (format!("[proving]\nnicety = 4\n{ONE_STREAM}"), "nicety"),
+            (format!("[submit]\npoll = 4\n{ONE_STREAM}"), "poll"),
+            (format!("{ONE_STREAM}\nstop_after = 3\n"), "stop_after"),
+            (ONE_STREAM.replace("rate = 1000", "rate = 1000, sed = 1"), "sed"),
+        ];
+        for (text, name) in typos {
+            let path = write(&dir, &text);
+            match Config::load(&path) {
+                Err(ConfigError::Parse { path: p, message }) => {
+                    assert_eq!(p, path);
+                    assert!(message.contains(name), "{name}: {message}");
+                }
+                other => panic!("{name}: expected ConfigError::Parse, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_missing_file_is_a_read_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("absent.toml");
+        assert!(matches!(Config::load(&path), Err(ConfigError::Read { path: p, .. }) if p == path));
     }
 }

@@ -12,7 +12,7 @@
 //! go on; submissions retry with exponential backoff.
 
 use rand::rngs::OsRng;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,7 +29,7 @@ use crate::epoch::{self, Domain};
 use crate::identity::{KeyFileError, MeterKey};
 use crate::meter::{self, MeterSource, Reading};
 use crate::metrics::Metrics;
-use crate::proving::{EpochProver, ProvingError};
+use crate::proving::{EpochProver, GpuGate, ProvingError};
 use crate::stream_log::{LogError, Settlement, StreamLog};
 
 /// Why the daemon could not start.
@@ -60,6 +60,9 @@ pub enum DaemonError {
     /// No stream can meter anything and none has anything left to settle.
     #[error("no stream can meter here: {0}")]
     NothingToDo(String),
+    /// A stream log could not be written; restart the daemon (it resumes from the logs).
+    #[error("{0}; the daemon stopped so that a restart resumes from the stream logs (nothing they hold is lost)")]
+    LogFailed(String),
     /// The metrics endpoint could not listen.
     #[error("cannot serve metrics on {addr}: {source}")]
     Metrics {
@@ -142,6 +145,17 @@ struct Shared {
     metrics: Arc<Metrics>,
     status: Status,
     stopping: AtomicBool,
+    /// A stream log write failed: memory and file may differ, so the daemon stops
+    /// and is restarted from the logs (what they hold is all that was acknowledged).
+    fatal: Mutex<Option<String>>,
+}
+
+impl Shared {
+    fn fail(&self, job_id: u64, why: String) {
+        tracing::error!(job_id, "{why}");
+        lock(&self.fatal).get_or_insert_with(|| format!("job {job_id}: {why}"));
+        self.stopping.store(true, Ordering::SeqCst);
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -173,10 +187,6 @@ pub async fn run(
     let client = VerifierClient::new(&config.verifier_url, prover.header(), Duration::from_millis(config.submit.request_timeout_ms))?;
 
     let metrics = Arc::new(Metrics::new());
-    if let Some(addr) = config.metrics_listen {
-        let bound = crate::metrics::serve(addr, metrics.clone()).await.map_err(|source| DaemonError::Metrics { addr, source })?;
-        tracing::info!(%bound, "metrics on /metrics");
-    }
 
     let mut streams = Vec::new();
     let mut sources: Vec<Option<Box<dyn MeterSource>>> = Vec::new();
@@ -200,19 +210,21 @@ pub async fn run(
                     Some(source)
                 }
                 Err(e) => {
+                    tracing::warn!(job_id, "{e}");
+                    status.note = e.to_string();
                     unavailable.push(format!("job {job_id}: {e}"));
                     None
                 }
             },
             Err(e) => {
                 tracing::warn!(job_id, "{e}");
+                status.note = e.to_string();
                 unavailable.push(format!("job {job_id}: {e}"));
                 None
             }
         };
         if source.is_none() {
             status.metering_done = true;
-            status.note = "meter unavailable".into();
         } else if sc.capacity.get(sc.meter.class()) == 0 {
             tracing::warn!(job_id, class = %sc.meter.class(), "the stream's capacity for its meter's class is 0: every reading is cut to nothing");
         }
@@ -230,10 +242,22 @@ pub async fn run(
         sources.push(source);
         streams.push(Arc::new(stream));
     }
-    let has_work = |s: &Arc<Stream>| lock(&s.log).unsettled().next().is_some() || !lock(&s.log).uncut().is_empty();
+    let has_work = |s: &Arc<Stream>| {
+        let log = lock(&s.log);
+        log.unsettled().next().is_some() || !log.uncut().is_empty()
+    };
     if sources.iter().all(Option::is_none) && !streams.iter().any(has_work) {
         return Err(DaemonError::NothingToDo(unavailable.join("; ")));
     }
+    let metrics_task = match config.metrics_listen {
+        Some(addr) => {
+            let (bound, task) =
+                crate::metrics::serve(addr, metrics.clone()).await.map_err(|source| DaemonError::Metrics { addr, source })?;
+            tracing::info!(%bound, "metrics on /metrics");
+            Some(task)
+        }
+        None => None,
+    };
 
     *lock(&status.0) = statuses;
     let shared = Arc::new(Shared {
@@ -243,6 +267,7 @@ pub async fn run(
         metrics,
         status,
         stopping: AtomicBool::new(false),
+        fatal: Mutex::new(None),
     });
     if let Some(domain) = pinned_or_saved_domain(&shared.config) {
         let _ = shared.domain.set(domain);
@@ -256,11 +281,27 @@ pub async fn run(
         }
         refresh(&shared, index, &log);
     }
+    let gate = match shared.config.proving.defer_while_gpu_busy_percent {
+        Some(busy) if prover.backend_name() == "cuda" => {
+            match GpuGate::open(busy, Duration::from_millis(shared.config.proving.max_defer_ms)) {
+                Ok(gate) => Some(gate),
+                Err(why) => {
+                    tracing::warn!("proofs are not held back for a busy GPU: {why}");
+                    None
+                }
+            }
+        }
+        Some(_) => {
+            tracing::info!("defer_while_gpu_busy_percent applies to GPU proving only; proving on the CPU at nice {}", shared.config.proving.nice);
+            None
+        }
+        None => None,
+    };
     let prover_thread = {
         let shared = shared.clone();
         std::thread::Builder::new()
             .name("zkmeter-prover".into())
-            .spawn(move || prove_loop(&shared, &prover, prove_rx))
+            .spawn(move || prove_loop(&shared, &prover, gate.as_ref(), prove_rx))
             .expect("a thread can be started")
     };
     let meter_threads: Vec<_> = sources
@@ -285,6 +326,9 @@ pub async fn run(
     let done = async {
         loop {
             tokio::time::sleep(Duration::from_millis(100)).await;
+            if shared.stopping.load(Ordering::SeqCst) {
+                return;
+            }
             if options.exit_when_settled && all_settled(&shared) {
                 tracing::info!("every stream has stopped metering and every epoch is settled");
                 return;
@@ -311,7 +355,13 @@ pub async fn run(
     if !prover_thread.is_finished() {
         tracing::warn!("abandoning the proof in progress: its epoch is cut in the log and is proved again after the restart");
     }
-    Ok(())
+    if let Some(task) = metrics_task {
+        task.abort();
+    }
+    match lock(&shared.fatal).take() {
+        Some(why) => Err(DaemonError::LogFailed(why)),
+        None => Ok(()),
+    }
 }
 
 fn all_settled(shared: &Shared) -> bool {
@@ -444,8 +494,8 @@ fn meter_loop(shared: &Shared, index: usize, mut source: Option<Box<dyn MeterSou
             match s.poll(now) {
                 Ok(readings) => {
                     if let Err(e) = log_readings(shared, index, readings) {
-                        tracing::error!(job_id = stream.config.job_id, "cannot log readings: {e}");
-                        shared.status.update(index, |st| st.note = e.to_string());
+                        shared.fail(stream.config.job_id, format!("cannot log readings: {e}"));
+                        return;
                     }
                 }
                 Err(e) => tracing::warn!(job_id = stream.config.job_id, "{e}"),
@@ -544,21 +594,26 @@ fn cut_due(shared: &Shared, index: usize, prove: &mpsc::Sender<(usize, u64)>) {
             shared.config.slots as usize,
             &mut OsRng,
         );
-        let result = cut.map_err(|e| e.to_string()).and_then(|cut| {
-            let number = cut.epoch;
-            log.append_cut(cut).map(|()| number).map_err(|e| e.to_string())
-        });
-        match result {
+        let cut = match cut {
+            Ok(cut) => cut,
+            Err(why) => {
+                let why = why.to_string();
+                tracing::error!(job_id = stream.config.job_id, "cannot cut an epoch: {why}");
+                shared.status.update(index, |s| s.note = why.clone());
+                *lock(&stream.blocked) = Some(why);
+                return;
+            }
+        };
+        let number = cut.epoch;
+        match log.append_cut(cut).map(|()| number) {
             Ok(number) => {
                 *lock(&stream.uncut_since) = (!log.uncut().is_empty()).then(Instant::now);
                 shared.metrics.epoch(stream.config.job_id, "cut");
                 refresh(shared, index, &log);
                 let _ = prove.send((index, number));
             }
-            Err(why) => {
-                tracing::error!(job_id = stream.config.job_id, "cannot cut an epoch: {why}");
-                shared.status.update(index, |s| s.note = why.clone());
-                *lock(&stream.blocked) = Some(why);
+            Err(e) => {
+                shared.fail(stream.config.job_id, format!("cannot log a cut epoch: {e}"));
                 return;
             }
         }
@@ -566,12 +621,28 @@ fn cut_due(shared: &Shared, index: usize, prove: &mpsc::Sender<(usize, u64)>) {
 }
 
 /// Proves the queued epochs one at a time, in the order they were cut.
-fn prove_loop(shared: &Shared, prover: &EpochProver, queue: mpsc::Receiver<(usize, u64)>) {
+fn prove_loop(shared: &Shared, prover: &EpochProver, gate: Option<&GpuGate>, queue: mpsc::Receiver<(usize, u64)>) {
     let slots = shared.config.slots as usize;
-    while let Ok((index, number)) = queue.recv() {
+    let mut retries: VecDeque<(Instant, usize, u64)> = VecDeque::new();
+    loop {
         if shared.stopping.load(Ordering::SeqCst) {
             return;
         }
+        let (index, number) = match retries.front() {
+            Some(&(at, index, number)) if at <= Instant::now() => {
+                retries.pop_front();
+                (index, number)
+            }
+            _ => match queue.recv_timeout(Duration::from_millis(100)) {
+                Ok(next) => next,
+                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(mpsc::RecvTimeoutError::Disconnected) if retries.is_empty() => return,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    std::thread::sleep(Duration::from_millis(100));
+                    continue;
+                }
+            },
+        };
         let stream = &shared.streams[index];
         let job_id = stream.config.job_id;
         let work = {
@@ -583,6 +654,12 @@ fn prove_loop(shared: &Shared, prover: &EpochProver, queue: mpsc::Receiver<(usiz
         };
         let Some((cut, records)) = work else { continue };
         crate::pause_point::pause_thread("after-cut");
+        if let Some(gate) = gate {
+            let waited = gate.wait(&|| shared.stopping.load(Ordering::SeqCst));
+            if waited > Duration::from_secs(1) {
+                tracing::info!(job_id, ms = waited.as_millis() as u64, "held the proof back while the GPU was busy");
+            }
+        }
         shared.status.update(index, |s| s.note = format!("proving epoch {number}"));
         let proved = epoch::witness(&cut, &records, slots)
             .map_err(|e| e.to_string())
@@ -592,8 +669,8 @@ fn prove_loop(shared: &Shared, prover: &EpochProver, queue: mpsc::Receiver<(usiz
                 crate::pause_point::pause_thread("after-prove");
                 let mut log = lock(&stream.log);
                 if let Err(e) = log.append_proof(number, proof) {
-                    tracing::error!(job_id, "cannot log the proof of epoch {number}: {e}");
-                    continue;
+                    shared.fail(job_id, format!("cannot log the proof of epoch {number}: {e}"));
+                    return;
                 }
                 shared.metrics.proved(took);
                 shared.metrics.epoch(job_id, "proved");
@@ -607,12 +684,18 @@ fn prove_loop(shared: &Shared, prover: &EpochProver, queue: mpsc::Receiver<(usiz
                 stream.proved.notify_one();
             }
             Err(why) => {
-                tracing::error!(job_id, "cannot prove epoch {number}: {why}");
+                // A passing failure (the GPU out of memory, say) clears up; one that
+                // does not keeps saying so, and the epoch waits in the log.
+                tracing::error!(job_id, "cannot prove epoch {number}: {why}; retrying in {} s", PROVE_RETRY.as_secs());
                 shared.status.update(index, |s| s.note = format!("epoch {number} cannot be proved: {why}"));
+                retries.push_back((Instant::now() + PROVE_RETRY, index, number));
             }
         }
     }
 }
+
+/// How long a failed proof waits before it is tried again.
+const PROVE_RETRY: Duration = Duration::from_secs(30);
 
 /// Exponential backoff between retries.
 struct Backoff {
@@ -713,7 +796,7 @@ async fn submit_step(
                 let mut log = lock(&stream.log);
                 let settlement = Settlement { epoch: cut.epoch, receipt: id.clone(), tx_hash, gas };
                 if let Err(e) = log.append_settled(settlement) {
-                    tracing::error!(job_id = stream.config.job_id, "cannot log the settlement of epoch {}: {e}", cut.epoch);
+                    shared.fail(stream.config.job_id, format!("cannot log the settlement of epoch {}: {e}", cut.epoch));
                     break;
                 }
                 shared.metrics.epoch(stream.config.job_id, "settled");
@@ -751,7 +834,7 @@ async fn resync(shared: &Shared, index: usize, client: &mut VerifierClient) -> R
     for epoch in upto {
         tracing::info!(job_id = stream.config.job_id, epoch, "the chain has settled this epoch already");
         if let Err(e) = log.append_settled(Settlement { epoch, receipt: Vec::new(), tx_hash: Vec::new(), gas: 0 }) {
-            tracing::error!("cannot log a settlement: {e}");
+            shared.fail(stream.config.job_id, format!("cannot log the settlement of epoch {epoch}: {e}"));
             return Ok(false);
         }
         shared.metrics.epoch(stream.config.job_id, "settled");

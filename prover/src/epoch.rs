@@ -87,3 +87,167 @@ pub enum EpochError {
         epoch: u64,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha20Rng;
+    use zkmeter_circuits::{PerClass, ResourceClass};
+    use zkmeter_contracts::meter_signature::recover;
+    use zkmeter_contracts::state_digest;
+
+    const SLOTS: usize = 4;
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn due_closes_a_full_epoch_at_max_records() {
+        assert_eq!(due(4, 4, Duration::ZERO, MINUTE, false), Some(4));
+        // A backlog is cut one full epoch at a time.
+        assert_eq!(due(10, 4, Duration::ZERO, MINUTE, false), Some(4));
+    }
+
+    #[test]
+    fn due_closes_a_partial_epoch_only_after_max_age_or_when_metering_is_done() {
+        assert_eq!(due(3, 4, MINUTE - Duration::from_millis(1), MINUTE, false), None);
+        assert_eq!(due(3, 4, MINUTE, MINUTE, false), Some(3));
+        assert_eq!(due(3, 4, Duration::ZERO, MINUTE, true), Some(3));
+    }
+
+    #[test]
+    fn due_never_closes_an_empty_epoch() {
+        assert_eq!(due(0, 4, 10 * MINUTE, MINUTE, true), None);
+    }
+
+    struct Meter {
+        _dir: tempfile::TempDir,
+        key: MeterKey,
+        stream: StreamId,
+        domain: Domain,
+        capacity: Capacity,
+    }
+
+    fn meter() -> Meter {
+        let dir = tempfile::tempdir().unwrap();
+        let key = MeterKey::generate(&dir.path().join("meter.key"), &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
+        let stream = StreamId { meter: key.address().into(), job_id: 9 };
+        let domain = Domain { chain_id: 31337, settlement: Address::repeat_byte(0x11) };
+        let mut capacity = PerClass::default();
+        capacity.set(ResourceClass::Gpu, 2);
+        capacity.set(ResourceClass::Cpu, 8);
+        Meter { _dir: dir, key, stream, domain, capacity }
+    }
+
+    /// `n` records after `prev`, 100 ms each, alternating cpu and gpu, within capacity.
+    fn records_after(prev: StreamState, n: u64) -> Vec<UsageRecord> {
+        (1..=n)
+            .map(|i| {
+                let start = prev.end_ms + 100 * i;
+                let class = if i % 2 == 0 { ResourceClass::Gpu } else { ResourceClass::Cpu };
+                UsageRecord { seq: prev.seq + i, start_ms: start, end_ms: start + 100, class, quantity: 150 + i }
+            })
+            .collect()
+    }
+
+    fn cut_at(m: &Meter, epoch: u64, prev: StreamState, records: &[UsageRecord], seed: u64) -> Result<Cut, RecordError> {
+        cut(&m.key, m.domain, m.stream, epoch, prev, records, m.capacity, SLOTS, &mut ChaCha20Rng::seed_from_u64(seed))
+    }
+
+    fn signer(m: &Meter, cut: &Cut) -> Option<Address> {
+        let settlement = Address::from_slice(&cut.settlement);
+        let digest = state_digest(cut.chain_id, settlement, m.key.address(), m.stream.job_id, &cut.statement.new);
+        recover(&digest, cut.signature.as_slice().try_into().expect("65 bytes"))
+    }
+
+    #[test]
+    fn a_cut_states_what_build_epoch_states_and_the_meter_signs_it() {
+        let m = meter();
+        let genesis = m.stream.genesis();
+        let records = records_after(genesis, 3);
+        let first = cut_at(&m, 1, genesis, &records, 2).unwrap();
+        let (expected, _) = build_epoch(m.stream, genesis, &records, m.capacity, first.salt, SLOTS).unwrap();
+        assert_eq!(first.statement, expected);
+        assert_eq!(first.epoch, 1);
+        assert_eq!((first.chain_id, first.settlement.as_slice()), (m.domain.chain_id, m.domain.settlement.as_slice()));
+        assert_eq!(signer(&m, &first), Some(m.key.address()));
+
+        // The next epoch continues where the first left the stream.
+        let more = records_after(first.statement.new, 4);
+        let second = cut_at(&m, 2, first.statement.new, &more, 3).unwrap();
+        let (expected, _) = build_epoch(m.stream, first.statement.new, &more, m.capacity, second.salt, SLOTS).unwrap();
+        assert_eq!(second.statement, expected);
+        assert_eq!(signer(&m, &second), Some(m.key.address()));
+    }
+
+    #[test]
+    fn the_salt_is_drawn_afresh_for_each_cut() {
+        let m = meter();
+        let genesis = m.stream.genesis();
+        let records = records_after(genesis, 2);
+        let a = cut_at(&m, 1, genesis, &records, 4).unwrap();
+        let b = cut_at(&m, 1, genesis, &records, 5).unwrap();
+        // The salt is what keeps a published head from revealing its records.
+        assert_ne!(a.salt, b.salt);
+        assert_ne!(a.statement.new.head, b.statement.new.head);
+        assert_eq!(a.statement.totals, b.statement.totals);
+    }
+
+    #[test]
+    fn a_signature_for_another_domain_does_not_recover_to_the_meter() {
+        let m = meter();
+        let genesis = m.stream.genesis();
+        let c = cut_at(&m, 1, genesis, &records_after(genesis, 1), 6).unwrap();
+        let mut elsewhere = c.clone();
+        elsewhere.chain_id += 1;
+        assert_ne!(signer(&m, &elsewhere), Some(m.key.address()));
+    }
+
+    #[test]
+    fn the_witness_of_a_cut_is_rebuilt_from_its_records() {
+        let m = meter();
+        let genesis = m.stream.genesis();
+        let records = records_after(genesis, 3);
+        let c = cut_at(&m, 1, genesis, &records, 7).unwrap();
+        let (_, expected) = build_epoch(m.stream, genesis, &records, m.capacity, c.salt, SLOTS).unwrap();
+        assert_eq!(witness(&c, &records, SLOTS).unwrap(), expected);
+    }
+
+    #[test]
+    fn the_witness_of_a_cut_is_refused_when_its_records_changed() {
+        let m = meter();
+        let genesis = m.stream.genesis();
+        let records = records_after(genesis, 3);
+        let c = cut_at(&m, 4, genesis, &records, 8).unwrap();
+
+        let mut changed = records.clone();
+        changed[1].quantity -= 1;
+        assert!(matches!(witness(&c, &changed, SLOTS), Err(EpochError::Changed { epoch: 4 })));
+        assert!(matches!(witness(&c, &records[..2], SLOTS), Err(EpochError::Changed { epoch: 4 })));
+
+        let mut impossible = records.clone();
+        impossible[0].quantity = 100 * 8 + 1;
+        assert!(matches!(
+            witness(&c, &impossible, SLOTS),
+            Err(EpochError::Records(RecordError::OverCapacity { index: 0, .. }))
+        ));
+    }
+
+    #[test]
+    fn records_breaking_a_rule_of_the_circuit_are_not_cut() {
+        let m = meter();
+        let genesis = m.stream.genesis();
+        let records = records_after(genesis, 3);
+
+        let mut over = records.clone();
+        over[2].quantity = m.capacity.get(over[2].class) * over[2].duration_ms() + 1;
+        assert!(matches!(cut_at(&m, 1, genesis, &over, 9), Err(RecordError::OverCapacity { index: 2, .. })));
+
+        let mut gap = records.clone();
+        gap[1].seq += 1;
+        assert!(matches!(cut_at(&m, 1, genesis, &gap, 9), Err(RecordError::SeqGap { index: 1, .. })));
+
+        let too_many = records_after(genesis, SLOTS as u64 + 1);
+        assert!(matches!(cut_at(&m, 1, genesis, &too_many, 9), Err(RecordError::TooManyRecords { .. })));
+        assert!(matches!(cut_at(&m, 1, genesis, &[], 9), Err(RecordError::NoRecords)));
+    }
+}

@@ -1,6 +1,8 @@
 //! `zkmeter-prover`: the provider's daemon. Reads its TOML configuration (see
 //! `zkmeter_prover::config`), meters every configured stream, proves its epochs
-//! and submits them to the verifier service until SIGINT or SIGTERM.
+//! and submits them to the verifier service until SIGINT or SIGTERM. It exits
+//! non-zero when a stream log cannot be written, so that its supervisor restarts
+//! it from the logs.
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -42,15 +44,19 @@ fn main() -> Result<()> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let shutdown = async {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("a SIGTERM handler");
+        // Installed before the key loads (which takes a while for large keys), so a
+        // SIGTERM then is a clean stop too, not death by the signal.
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
+        let shutdown = async move {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = interrupt.recv() => {}
                 _ = term.recv() => {}
             }
         };
         let options = RunOptions { exit_when_settled: args.exit_when_settled };
-        daemon::run(config, options, Status::default(), shutdown).await
+        daemon::run(config, options, Status::default(), shutdown).await.map_err(anyhow::Error::from)
     })?;
     Ok(())
 }

@@ -1,7 +1,10 @@
 //! The proving engine as the daemon uses it: the meter circuit's proving key
 //! loaded once onto a backend of `zkmeter-engine` (CPU, or the GPU when there is
 //! one), and a thread pool of its own whose priority the provider sets, so proving
-//! yields the cores to customer workloads.
+//! yields the cores to customer workloads. On a GPU shared with customer jobs,
+//! [`GpuGate`] holds each proof back while the GPU is busier than the provider
+//! allows, for a bounded time (a proof is small next to the jobs it bills, but
+//! it should not slow them).
 
 use ark_bn254::Bn254;
 use ark_groth16::VerifyingKey;
@@ -85,5 +88,41 @@ fn lower_priority(nice: i32) {
     let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
     if rc != 0 {
         tracing::warn!(nice, error = %std::io::Error::last_os_error(), "cannot lower the proving threads' priority");
+    }
+}
+
+/// Holds proofs back while a GPU is busy with other work.
+pub struct GpuGate {
+    nvml: nvml_wrapper::Nvml,
+    busy_percent: u32,
+    max_defer: Duration,
+}
+
+impl GpuGate {
+    /// A gate that waits while any GPU's utilisation is above `busy_percent`, for
+    /// at most `max_defer` per proof; `None` (with the reason) where NVML is absent.
+    pub fn open(busy_percent: u32, max_defer: Duration) -> Result<Self, String> {
+        let nvml = nvml_wrapper::Nvml::init().map_err(|e| format!("NVML could not be loaded ({e})"))?;
+        Ok(GpuGate { nvml, busy_percent, max_defer })
+    }
+
+    /// The busiest GPU's utilisation now, percent.
+    fn busiest(&self) -> Option<u32> {
+        let count = self.nvml.device_count().ok()?;
+        (0..count).filter_map(|i| self.nvml.device_by_index(i).ok()?.utilization_rates().ok()).map(|u| u.gpu).max()
+    }
+
+    /// Waits until no GPU is busier than allowed, or `max_defer` has passed;
+    /// returns how long it waited. NVML averages utilisation over its last sample
+    /// period (up to a second), which may still include the previous proof.
+    pub fn wait(&self, stopping: &dyn Fn() -> bool) -> Duration {
+        let started = Instant::now();
+        while started.elapsed() < self.max_defer && !stopping() {
+            match self.busiest() {
+                Some(busy) if busy > self.busy_percent => std::thread::sleep(Duration::from_millis(250)),
+                _ => break,
+            }
+        }
+        started.elapsed()
     }
 }

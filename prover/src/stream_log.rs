@@ -359,6 +359,10 @@ impl StreamLog {
             if let Some(proof) = &e.proof {
                 entries.push(Entry::Proved { epoch: e.cut.epoch, proof: proof.clone() });
             }
+            // An epoch settled ahead of an unsettled one is kept, so is its settlement.
+            if let Some(settled) = &e.settled {
+                entries.push(Entry::Settled(settled.clone()));
+            }
         }
         self.guarded(|spool| spool.rewrite(&entries))?;
         self.records.drain(..keep_from);
@@ -412,5 +416,425 @@ mod hex_bytes {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         hex::decode(String::deserialize(d)?).map_err(D::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+    use zkmeter_circuits::ResourceClass;
+
+    fn stream() -> StreamId {
+        StreamId { meter: [0x5a; 20], job_id: 7 }
+    }
+
+    /// Records `from ..` (`n` of them), 10 ms each with a 2 ms gap, each with the
+    /// meter cursor its seq implies, so any two records differ everywhere.
+    fn records(from: u64, n: u64) -> Vec<(UsageRecord, Cursor)> {
+        (from..from + n)
+            .map(|seq| {
+                let record = UsageRecord { seq, start_ms: seq * 12, end_ms: seq * 12 + 10, class: ResourceClass::Cpu, quantity: seq };
+                (record, vec![seq, seq * 3])
+            })
+            .collect()
+    }
+
+    /// The next `n` uncut records as an epoch. The log only checks that a cut
+    /// continues its tip and numbering, so the head need not be a real Poseidon
+    /// head (real cuts are tested in `epoch`); it only has to differ per cut.
+    fn next_cut(log: &StreamLog, n: usize) -> Cut {
+        let prev = log.tip();
+        let recs = &log.uncut()[..n];
+        let mut totals = PerClass::default();
+        for r in recs {
+            totals.set(r.class, totals.get(r.class) + r.quantity);
+        }
+        let last = recs.last().expect("at least one record");
+        Cut {
+            epoch: log.next_epoch(),
+            statement: MeterStatement {
+                stream: log.stream(),
+                prev,
+                new: StreamState { head: Fr::from(1_000_003 * last.seq + 17), seq: prev.seq + n as u64, end_ms: last.end_ms },
+                totals,
+                record_count: n as u32,
+                capacity: PerClass([0, 100, 0, 0, 0]),
+            },
+            salt: Fr::from(last.seq),
+            signature: vec![0xee; 65],
+            chain_id: 31337,
+            settlement: vec![0x11; 20],
+        }
+    }
+
+    fn settlement(epoch: u64) -> Settlement {
+        Settlement { epoch, receipt: vec![epoch as u8; 32], tx_hash: vec![0xab; 32], gas: 50_000 + epoch }
+    }
+
+    fn proof(epoch: u64) -> Vec<u8> {
+        vec![epoch as u8; 256]
+    }
+
+    fn cpu(total: u64) -> PerClass {
+        let mut t = PerClass::default();
+        t.set(ResourceClass::Cpu, total);
+        t
+    }
+
+    /// Sum of the quantities of records `1 ..= n` (a record's quantity is its seq).
+    fn sum_to(n: u64) -> u64 {
+        n * (n + 1) / 2
+    }
+
+    /// Everything a reader of the log can see.
+    #[derive(Debug, PartialEq)]
+    struct View {
+        tip: StreamState,
+        next_seq: u64,
+        next_epoch: u64,
+        last_end_ms: u64,
+        cursor: Option<(Cursor, u64)>,
+        uncut: Vec<UsageRecord>,
+        epochs: Vec<Epoch>,
+        records_of_epochs: Vec<Vec<UsageRecord>>,
+        unsettled: Vec<u64>,
+        settled: (u64, PerClass),
+        settled_seq: u64,
+    }
+
+    fn view(log: &StreamLog) -> View {
+        View {
+            tip: log.tip(),
+            next_seq: log.next_seq(),
+            next_epoch: log.next_epoch(),
+            last_end_ms: log.last_end_ms(),
+            cursor: log.cursor().map(|(c, end)| (c.clone(), end)),
+            uncut: log.uncut().to_vec(),
+            epochs: log.epochs().to_vec(),
+            records_of_epochs: log.epochs().iter().map(|e| log.records_of(&e.cut).to_vec()).collect(),
+            unsettled: log.unsettled().map(|e| e.cut.epoch).collect(),
+            settled: log.settled(),
+            settled_seq: log.settled_seq(),
+        }
+    }
+
+    fn open(path: &Path) -> StreamLog {
+        let (log, dropped) = StreamLog::open(path, stream()).unwrap();
+        assert_eq!(dropped, 0, "nothing was torn");
+        log
+    }
+
+    fn log_path(dir: &tempfile::TempDir) -> PathBuf {
+        dir.path().join("streams/job-7.log")
+    }
+
+    fn seqs(records: &[UsageRecord]) -> Vec<u64> {
+        records.iter().map(|r| r.seq).collect()
+    }
+
+    #[test]
+    fn a_new_log_starts_at_the_streams_genesis() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = log_path(&dir);
+        let log = open(&path);
+        let genesis = View {
+            tip: stream().genesis(),
+            next_seq: 1,
+            next_epoch: 1,
+            last_end_ms: 0,
+            cursor: None,
+            uncut: vec![],
+            epochs: vec![],
+            records_of_epochs: vec![],
+            unsettled: vec![],
+            settled: (0, PerClass::default()),
+            settled_seq: 0,
+        };
+        assert_eq!(view(&log), genesis);
+        drop(log);
+        // The stream entry written on creation is all a reopen finds.
+        assert_eq!(view(&open(&path)), genesis);
+    }
+
+    #[test]
+    fn reopening_gives_back_records_cuts_proofs_and_settlements() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = log_path(&dir);
+        let mut log = open(&path);
+        log.append_records(records(1, 6)).unwrap();
+        log.append_records(records(7, 4)).unwrap();
+        let first = next_cut(&log, 4);
+        log.append_cut(first.clone()).unwrap();
+        log.append_proof(1, proof(1)).unwrap();
+        log.append_settled(settlement(1)).unwrap();
+        let second = next_cut(&log, 3);
+        log.append_cut(second.clone()).unwrap();
+        log.append_proof(2, proof(2)).unwrap();
+
+        let before = view(&log);
+        assert_eq!(before.tip, second.statement.new);
+        assert_eq!((before.next_seq, before.next_epoch), (11, 3));
+        assert_eq!(before.cursor, Some((vec![10, 30], 130)));
+        assert_eq!(seqs(&before.uncut), [8, 9, 10]);
+        assert_eq!(before.records_of_epochs.iter().map(|r| seqs(r)).collect::<Vec<_>>(), [vec![1, 2, 3, 4], vec![5, 6, 7]]);
+        assert_eq!(before.epochs[0], Epoch { cut: first, proof: Some(proof(1)), settled: Some(settlement(1)) });
+        assert_eq!(before.epochs[1], Epoch { cut: second, proof: Some(proof(2)), settled: None });
+        assert_eq!(before.unsettled, [2]);
+        assert_eq!(before.settled, (1, cpu(sum_to(4))));
+        assert_eq!(before.settled_seq, 4);
+
+        drop(log);
+        assert_eq!(view(&open(&path)), before);
+    }
+
+    #[test]
+    fn a_record_with_a_seq_gap_is_refused_and_poisons_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = log_path(&dir);
+        let mut log = open(&path);
+        log.append_records(records(1, 3)).unwrap();
+        let good = view(&log);
+
+        // Seq 4 is fine, seq 6 skips 5: the whole append is refused.
+        let mut gap = records(4, 1);
+        gap.extend(records(6, 1));
+        let err = log.append_records(gap).unwrap_err();
+        assert!(matches!(&err, LogError::Inconsistent { problem, .. } if problem.contains("seq 6")), "{err}");
+        // The refused append may have half-applied in memory, so nothing more may be written.
+        assert!(matches!(log.append_records(records(4, 1)), Err(LogError::Poisoned { .. })));
+        assert!(matches!(log.append_proof(1, proof(1)), Err(LogError::Poisoned { .. })));
+
+        drop(log);
+        let mut log = open(&path);
+        assert_eq!(view(&log), good, "nothing of the refused append reached the file");
+        log.append_records(records(4, 1)).unwrap();
+        assert_eq!(log.next_seq(), 5);
+    }
+
+    #[test]
+    fn a_repeated_record_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(&log_path(&dir));
+        log.append_records(records(1, 3)).unwrap();
+        assert!(matches!(log.append_records(records(3, 1)), Err(LogError::Inconsistent { .. })));
+    }
+
+    #[test]
+    fn a_cut_not_continuing_the_tip_is_refused_and_poisons_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = log_path(&dir);
+        let mut log = open(&path);
+        log.append_records(records(1, 6)).unwrap();
+        log.append_cut(next_cut(&log, 3)).unwrap();
+        let good = view(&log);
+
+        let mut stale = next_cut(&log, 2);
+        stale.statement.prev = stream().genesis();
+        let err = log.append_cut(stale).unwrap_err();
+        assert!(matches!(&err, LogError::Inconsistent { problem, .. } if problem.contains("epoch 2")), "{err}");
+        assert!(matches!(log.append_proof(1, proof(1)), Err(LogError::Poisoned { .. })));
+        assert!(matches!(log.append_records(records(7, 1)), Err(LogError::Poisoned { .. })));
+        assert!(matches!(log.append_settled(settlement(1)), Err(LogError::Poisoned { .. })));
+
+        drop(log);
+        assert_eq!(view(&open(&path)), good, "the file holds only the entries before the refused cut");
+    }
+
+    #[test]
+    fn cuts_that_skip_an_epoch_number_or_cover_unlogged_records_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        type Break = fn(&mut Cut);
+        let broken: [(&str, Break); 2] = [
+            ("skips an epoch number", |c| c.epoch += 1),
+            ("covers a record not logged yet", |c| c.statement.new.seq += 1),
+        ];
+        for (i, (why, break_it)) in broken.into_iter().enumerate() {
+            let mut log = open(&dir.path().join(format!("{i}.log")));
+            log.append_records(records(1, 4)).unwrap();
+            let mut cut = next_cut(&log, 4);
+            break_it(&mut cut);
+            assert!(matches!(log.append_cut(cut), Err(LogError::Inconsistent { .. })), "a cut that {why}");
+        }
+    }
+
+    #[test]
+    fn proofs_and_settlements_of_unknown_epochs_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(&dir.path().join("a.log"));
+        log.append_records(records(1, 2)).unwrap();
+        log.append_cut(next_cut(&log, 2)).unwrap();
+        assert!(matches!(log.append_proof(2, proof(2)), Err(LogError::Inconsistent { .. })));
+        let mut log = open(&dir.path().join("b.log"));
+        assert!(matches!(log.append_settled(settlement(1)), Err(LogError::Inconsistent { .. })));
+    }
+
+    #[test]
+    fn a_log_of_another_stream_is_refused_and_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = log_path(&dir);
+        let mut log = open(&path);
+        log.append_records(records(1, 2)).unwrap();
+        drop(log);
+        let bytes = std::fs::read(&path).unwrap();
+
+        let other = StreamId { job_id: 8, ..stream() };
+        match StreamLog::open(&path, other) {
+            Err(LogError::WrongStream { expected, found, .. }) => assert_eq!((expected, found), (other, stream())),
+            Err(e) => panic!("expected WrongStream, got {e}"),
+            Ok(_) => panic!("opened the log of job 7 as job 8's"),
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        // The refusal released the file.
+        assert_eq!(open(&path).next_seq(), 3);
+    }
+
+    #[test]
+    fn a_torn_last_write_is_dropped_on_reopen_and_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = log_path(&dir);
+        let mut log = open(&path);
+        log.append_records(records(1, 3)).unwrap();
+        let good = view(&log);
+        let good_len = std::fs::metadata(&path).unwrap().len();
+        log.append_records(records(4, 2)).unwrap();
+        let full_len = std::fs::metadata(&path).unwrap().len();
+        drop(log);
+
+        std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(full_len - 3).unwrap();
+        let (mut log, dropped) = StreamLog::open(&path, stream()).unwrap();
+        assert_eq!(dropped, full_len - 3 - good_len, "the torn append is dropped whole, not just its cut-off bytes");
+        assert_eq!(view(&log), good);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), good_len);
+
+        log.append_records(records(4, 2)).unwrap();
+        drop(log);
+        assert_eq!(open(&path).next_seq(), 6);
+    }
+
+    /// Records per epoch in the compaction tests: 64 settled epochs reach the threshold.
+    const EPOCH: usize = 64;
+    const EPOCHS_TO_COMPACT: usize = COMPACT_AFTER_SETTLED_RECORDS / EPOCH;
+
+    /// Logs `epochs` full epochs of fresh records after the log's last record, cut
+    /// and proved but not settled.
+    fn cut_epochs(log: &mut StreamLog, epochs: usize) {
+        log.append_records(records(log.next_seq(), (epochs * EPOCH) as u64)).unwrap();
+        for _ in 0..epochs {
+            let cut = next_cut(log, EPOCH);
+            let number = cut.epoch;
+            log.append_cut(cut).unwrap();
+            log.append_proof(number, proof(number)).unwrap();
+        }
+    }
+
+    fn file_len(path: &Path) -> u64 {
+        std::fs::metadata(path).unwrap().len()
+    }
+
+    #[test]
+    fn compaction_keeps_the_settled_past_and_what_is_not_settled() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = log_path(&dir);
+        let mut log = open(&path);
+        cut_epochs(&mut log, EPOCHS_TO_COMPACT);
+        // One more epoch cut and proved, and five records not cut, outlive compaction.
+        log.append_records(records(log.next_seq(), 10)).unwrap();
+        let pending = next_cut(&log, 5);
+        log.append_cut(pending.clone()).unwrap();
+        log.append_proof(pending.epoch, proof(pending.epoch)).unwrap();
+
+        for epoch in 1..EPOCHS_TO_COMPACT as u64 {
+            log.append_settled(settlement(epoch)).unwrap();
+        }
+        assert_eq!(log.epochs().len(), EPOCHS_TO_COMPACT + 1, "not compacted below the threshold");
+        let before = file_len(&path);
+        log.append_settled(settlement(EPOCHS_TO_COMPACT as u64)).unwrap();
+        assert!(file_len(&path) < before / 10, "compacted from {before} bytes to {}", file_len(&path));
+
+        let settled_records = COMPACT_AFTER_SETTLED_RECORDS as u64;
+        let last = settled_records + 10;
+        let after = view(&log);
+        assert_eq!(after.epochs, vec![Epoch { cut: pending.clone(), proof: Some(proof(pending.epoch)), settled: None }]);
+        assert_eq!(seqs(&after.records_of_epochs[0]), (settled_records + 1..=settled_records + 5).collect::<Vec<_>>());
+        assert_eq!(seqs(&after.uncut), (settled_records + 6..=last).collect::<Vec<_>>());
+        assert_eq!(after.tip, pending.statement.new);
+        assert_eq!((after.next_seq, after.next_epoch), (last + 1, EPOCHS_TO_COMPACT as u64 + 2));
+        assert_eq!(after.cursor, Some((vec![last, last * 3], last * 12 + 10)));
+        assert_eq!(after.settled, (EPOCHS_TO_COMPACT as u64, cpu(sum_to(settled_records))));
+        assert_eq!(after.settled_seq, settled_records);
+
+        drop(log);
+        let mut log = open(&path);
+        assert_eq!(view(&log), after);
+
+        log.append_settled(settlement(pending.epoch)).unwrap();
+        log.append_records(records(last + 1, 1)).unwrap();
+        let next = next_cut(&log, 6);
+        log.append_cut(next.clone()).unwrap();
+        drop(log);
+        let log = open(&path);
+        assert_eq!(log.tip(), next.statement.new);
+        assert_eq!(log.settled(), (EPOCHS_TO_COMPACT as u64 + 1, cpu(sum_to(settled_records + 5))));
+        assert_eq!(seqs(log.records_of(&next)), (settled_records + 6..=last + 1).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn compaction_of_every_record_keeps_the_meter_cursor() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = log_path(&dir);
+        let mut log = open(&path);
+        cut_epochs(&mut log, EPOCHS_TO_COMPACT);
+        for epoch in 1..=EPOCHS_TO_COMPACT as u64 {
+            log.append_settled(settlement(epoch)).unwrap();
+        }
+        let n = COMPACT_AFTER_SETTLED_RECORDS as u64;
+        let after = view(&log);
+        assert!(after.epochs.is_empty() && after.uncut.is_empty(), "everything was settled and compacted away");
+        // The meter resumes from the last record's counters, or would bill the downtime again.
+        assert_eq!(after.cursor, Some((vec![n, n * 3], n * 12 + 10)));
+        assert_eq!(after.last_end_ms, n * 12 + 10);
+        assert_eq!((after.next_seq, after.next_epoch, after.settled_seq), (n + 1, EPOCHS_TO_COMPACT as u64 + 1, n));
+        assert_eq!(after.settled, (EPOCHS_TO_COMPACT as u64, cpu(sum_to(n))));
+        drop(log);
+        let mut log = open(&path);
+        assert_eq!(view(&log), after);
+
+        // A second round compacts again on top of the first checkpoint.
+        cut_epochs(&mut log, EPOCHS_TO_COMPACT);
+        for epoch in EPOCHS_TO_COMPACT as u64 + 1..=2 * EPOCHS_TO_COMPACT as u64 {
+            log.append_settled(settlement(epoch)).unwrap();
+        }
+        assert!(log.epochs().is_empty());
+        let again = view(&log);
+        assert_eq!(again.cursor, Some((vec![2 * n, 6 * n], 2 * n * 12 + 10)));
+        assert_eq!(again.settled, (2 * EPOCHS_TO_COMPACT as u64, cpu(sum_to(2 * n))));
+        assert_eq!(again.next_seq, 2 * n + 1);
+        drop(log);
+        assert_eq!(view(&open(&path)), again);
+    }
+
+    #[test]
+    fn compaction_keeps_an_epoch_settled_ahead_of_its_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = log_path(&dir);
+        let mut log = open(&path);
+        cut_epochs(&mut log, EPOCHS_TO_COMPACT);
+        log.append_records(records(log.next_seq(), 4)).unwrap();
+        for _ in 0..2 {
+            let cut = next_cut(&log, 2);
+            log.append_cut(cut).unwrap();
+        }
+        let (late, early) = (EPOCHS_TO_COMPACT as u64 + 1, EPOCHS_TO_COMPACT as u64 + 2);
+        log.append_settled(settlement(early)).unwrap();
+        for epoch in 1..=EPOCHS_TO_COMPACT as u64 {
+            log.append_settled(settlement(epoch)).unwrap();
+        }
+        let after = view(&log);
+        assert_eq!(after.unsettled, [late]);
+        assert_eq!(after.epochs[1].settled, Some(settlement(early)));
+        assert_eq!(after.settled.0, EPOCHS_TO_COMPACT as u64 + 1);
+        drop(log);
+        assert_eq!(view(&open(&path)), after, "the early settlement survives the rewrite");
     }
 }

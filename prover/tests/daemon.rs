@@ -1,0 +1,655 @@
+//! The daemon end to end, in one test binary (each binary links the whole stack).
+//!
+//! - Crash safety with the real binaries: `zkmeter-prover` replays a recorded meter
+//!   into a stream served by a real `zkmeter-verifier` on loopback, settling on the
+//!   embedded chain. The prover is SIGKILLed at each point of its pipeline
+//!   (`ZKMETER_PROVER_PAUSE_AT`) and at random moments, the verifier at random
+//!   moments too, and both are restarted. In the end the chain has settled every
+//!   record the meter produced exactly once: the same count and the same totals.
+//! - Live meters without a GPU: the daemon (in process) meters the host's CPU, a
+//!   directory's storage and a (fake) interface's bytes into three jobs and settles
+//!   them, while the GPU stream says its meter is unavailable; a configuration with
+//!   only that stream refuses to start.
+//! - SIGTERM: the real binary serves its Prometheus metrics, stops cleanly on
+//!   SIGTERM (exit status 0) and leaves a log holding every record it logged.
+
+#[path = "../../contracts/tests/common/mod.rs"]
+mod common;
+
+use common::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+use zkmeter_circuits::keys::{KeyKind, key_paths, write_key};
+use zkmeter_circuits::{ResourceClass, StreamId, StreamState};
+use zkmeter_contracts::{Chain, CircuitToDeploy, DEPLOYMENT_FILE, Deployment, EmbeddedChain, U256, deploy, meter_address};
+use zkmeter_prover::config::{Config, EpochPolicy, StreamConfig, SubmitConfig};
+use zkmeter_prover::daemon::{self, DaemonError, RunOptions, Status};
+use zkmeter_prover::identity::MeterKey;
+use zkmeter_prover::meter::{self, Direction, GpuMeasure, MeterConfig, StorageMode};
+use zkmeter_prover::pause_point::{PAUSE_AT_ENV, PAUSED};
+use zkmeter_prover::stream_log::StreamLog;
+
+/// Readings in the recorded meter file.
+const READINGS: u64 = 40;
+
+/// The quantity of reading `i` (GPU-ms over 1 s: below the 8 GPU capacity).
+fn quantity(i: u64) -> u64 {
+    1_000 + (i * 379) % 5_000
+}
+
+/// A child process, SIGKILLed when dropped.
+struct Proc(Child);
+
+impl Proc {
+    fn kill(mut self) {
+        let _ = self.0.kill(); // SIGKILL
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `zkmeter-verifier` beside this test's binary: `cargo test --workspace` builds it.
+fn verifier_binary() -> Option<PathBuf> {
+    let deps = std::env::current_exe().ok()?.parent()?.to_owned();
+    let bin = deps.parent()?.join("zkmeter-verifier");
+    bin.exists().then_some(bin)
+}
+
+fn start_verifier(bin: &Path, dir: &Path, port: u16) -> Proc {
+    let mut child = Command::new(bin)
+        .args(["--data-dir", dir.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}"), "--max-wait-ms", "1"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start zkmeter-verifier");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.starts_with("listening on "), "unexpected first line {line:?}");
+    Proc(child)
+}
+
+/// Starts the prover daemon; its stderr lines arrive on the returned channel.
+fn start_prover(config: &Path, pause_at: Option<&str>, exit_when_settled: bool) -> (Proc, mpsc::Receiver<String>) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_zkmeter-prover"));
+    command.arg("--config").arg(config).env("RUST_LOG", "warn").stdout(Stdio::null()).stderr(Stdio::piped());
+    if exit_when_settled {
+        command.arg("--exit-when-settled");
+    }
+    if let Some(point) = pause_at {
+        command.env(PAUSE_AT_ENV, point);
+    }
+    let mut child = command.spawn().expect("start zkmeter-prover");
+    let stderr = child.stderr.take().unwrap();
+    let (send, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("[prover] {line}");
+            let _ = send.send(line);
+        }
+    });
+    (Proc(child), lines)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The data directories: keys and the chain for the verifier, the meter's key,
+/// its recorded readings and the daemon's configuration.
+fn prepare(root: &Path, port: u16) -> (PathBuf, u64, PathBuf) {
+    let zk = root.join("verifier");
+    let prover = prover();
+    let (pk_path, vk_path) = key_paths(&zk.join("keys"), SLOTS);
+    write_key(&pk_path, KeyKind::Proving, &prover.shape().header, prover.proving_key()).unwrap();
+    write_key(&vk_path, KeyKind::Verifying, &prover.shape().header, prover.verifying_key()).unwrap();
+    let chain_dir = zk.join("chain");
+    let mut chain = EmbeddedChain::open(&chain_dir).unwrap();
+    let (_, job) = setup_job(&mut chain, &prover, Some(&chain_dir.join(DEPLOYMENT_FILE)));
+    drop(chain);
+
+    let key_file = root.join("meter.key");
+    std::fs::write(&key_file, format!("0x{}\n", hex::encode(meter_key().to_bytes()))).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let replay = root.join("gpu.jsonl");
+    let mut f = std::fs::File::create(&replay).unwrap();
+    for i in 0..READINGS {
+        let start = 1_700_000_000_000 + i * 1_000;
+        writeln!(f, r#"{{"start_ms":{start},"end_ms":{},"class":"gpu","quantity":{}}}"#, start + 1_000, quantity(i)).unwrap();
+    }
+    let c = CAPACITY.0;
+    let config = root.join("prover.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+data_dir = "{pd}"
+keys_dir = "{keys}"
+slots = {SLOTS}
+verifier_url = "http://127.0.0.1:{port}"
+backend = "cpu"
+sample_interval_ms = 25
+
+[epoch]
+max_age_ms = 300
+
+[submit]
+backoff_initial_ms = 50
+backoff_max_ms = 400
+poll_ms = 40
+
+[[stream]]
+job_id = {job}
+key_file = "{key}"
+capacity = {{ gpu = {}, cpu = {}, storage = {}, network = {}, energy = {} }}
+meter = {{ kind = "replay", path = "{replay}", class = "gpu", speed = "fast", batch = 1 }}
+"#,
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            c[4],
+            pd = root.join("prover").display(),
+            keys = zk.join("keys").display(),
+            key = key_file.display(),
+            replay = replay.display(),
+        ),
+    )
+    .unwrap();
+    (zk, job, config)
+}
+
+fn wait_for_line(lines: &mpsc::Receiver<String>, needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => return,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    panic!("the prover never printed {needle:?}");
+}
+
+#[test]
+fn sigkill_anywhere_settles_every_record_exactly_once() {
+    let Some(verifier_bin) = verifier_binary() else {
+        eprintln!("SKIPPED: zkmeter-verifier is not built beside this test; run `cargo test --workspace`");
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (zk, job, config) = prepare(root.path(), port);
+    let mut verifier = start_verifier(&verifier_bin, &zk, port);
+
+    // At each point of the pipeline.
+    for point in ["after-log", "after-cut", "after-prove", "after-submit"] {
+        let (prover, lines) = start_prover(&config, Some(point), false);
+        wait_for_line(&lines, &format!("{PAUSED}{point}"));
+        prover.kill();
+    }
+    // At random moments, the verifier too.
+    let mut rng = ChaCha20Rng::seed_from_u64(20261201);
+    for round in 0..6 {
+        let (prover, _lines) = start_prover(&config, None, false);
+        std::thread::sleep(Duration::from_millis(rng.gen_range(100..900)));
+        prover.kill();
+        if round % 2 == 1 {
+            verifier.kill();
+            verifier = start_verifier(&verifier_bin, &zk, port);
+        }
+    }
+    // Then to the end.
+    let (mut prover, _lines) = start_prover(&config, None, true);
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let status = loop {
+        if let Some(status) = prover.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the prover did not settle everything within 180 s");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "the prover failed: {status}");
+    verifier.kill();
+
+    let billed: u64 = (0..READINGS).map(quantity).sum();
+    let d = Deployment::load(&zk.join("chain").join(DEPLOYMENT_FILE)).unwrap();
+    let mut chain = EmbeddedChain::open(&zk.join("chain")).unwrap();
+    let state = d.stream_state(&mut chain, job).unwrap();
+    assert_eq!(state.seq, READINGS, "every reading settled as one record");
+    let paid = d.balances(&mut chain, provider()).unwrap();
+    assert_eq!(paid[ResourceClass::Gpu.index()], U256::from(billed), "paid exactly the meter's total");
+    assert!(paid.iter().enumerate().all(|(c, p)| c == ResourceClass::Gpu.index() || p.is_zero()));
+
+    let stream = StreamId { meter: meter_address(&meter_key()).into(), job_id: job };
+    let (log, _) = StreamLog::open(&root.path().join("prover").join("streams").join(format!("job-{job}.log")), stream).unwrap();
+    assert_eq!(log.tip(), state, "the log and the chain agree on the stream's state");
+    let (epochs, totals) = log.settled();
+    assert_eq!(totals.get(ResourceClass::Gpu), billed);
+    assert_eq!(epochs, log.next_epoch() - 1, "every epoch settled");
+    assert!(log.unsettled().next().is_none());
+}
+
+// ---------------------------------------------------------------------------
+// Live meters and a clean stop. The pieces below run the verifier service in
+// this process (it settles on the embedded chain of its data directory), so these
+// tests need no binary but the prover's own.
+
+/// Records each live stream logs before it stops metering.
+const LIVE_RECORDS: u64 = 3;
+
+/// Writes the proving and verifying keys of the test circuit into `keys_dir`.
+fn write_keys(keys_dir: &Path) -> zkmeter_circuits::MeterProver {
+    let prover = prover();
+    let (pk_path, vk_path) = key_paths(keys_dir, SLOTS);
+    write_key(&pk_path, KeyKind::Proving, &prover.shape().header, prover.proving_key()).unwrap();
+    write_key(&vk_path, KeyKind::Verifying, &prover.shape().header, prover.verifying_key()).unwrap();
+    prover
+}
+
+/// Serves the verifier over `dir` (keys/, chain/) in this process on a free
+/// loopback port. Returns its address, the sender that stops it and its task.
+async fn serve_verifier(dir: &Path) -> (SocketAddr, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let config = zkmeter_service::config::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        metrics_listen: None,
+        data_dir: dir.to_owned(),
+        // Verify each proof at once rather than waiting for a batch to fill.
+        max_wait_ms: 1,
+        ..Default::default()
+    };
+    let (bound_tx, bound) = tokio::sync::oneshot::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let on_bound = |b: &zkmeter_service::server::Bound| bound_tx.send(b.grpc).unwrap();
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        zkmeter_service::server::serve(config, on_bound, shutdown).await.expect("the verifier service runs");
+    });
+    (bound.await.expect("the verifier service binds its port"), stop, task)
+}
+
+/// Whether this machine has GPUs NVML can meter: `Err` with the reason the daemon
+/// gives when it has none.
+fn gpu_meter() -> Result<(), String> {
+    meter::open(&gpu_stream_config()).map(drop).map_err(|e| e.to_string())
+}
+
+/// Every GPU's busy time, as a stream would meter it.
+fn gpu_stream_config() -> MeterConfig {
+    MeterConfig::Gpu { device: None, measure: GpuMeasure::Busy }
+}
+
+/// A daemon configuration over `keys_dir` with short intervals, for `streams`.
+fn live_config(data_dir: &Path, keys_dir: &Path, streams: Vec<StreamConfig>) -> Config {
+    let config = Config {
+        data_dir: data_dir.to_owned(),
+        keys_dir: keys_dir.to_owned(),
+        slots: SLOTS,
+        backend: "cpu".parse().unwrap(),
+        sample_interval_ms: 100,
+        epoch: EpochPolicy { max_records: None, max_age_ms: 300 },
+        submit: SubmitConfig { backoff_initial_ms: 50, backoff_max_ms: 400, poll_ms: 40, request_timeout_ms: 10_000 },
+        streams,
+        ..Config::default()
+    };
+    config.check().expect("a valid configuration");
+    config
+}
+
+/// Writes `value` to `path` whole (a reader never sees a half-written counter).
+fn write_counter(path: &Path, value: u64) {
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::write(&tmp, format!("{value}\n"));
+    let _ = std::fs::rename(&tmp, path);
+}
+
+#[test]
+fn meters_cpu_storage_and_network_without_a_gpu() {
+    let root = tempfile::tempdir().unwrap();
+    let root = root.path();
+    let zk = root.join("verifier");
+    let prover = write_keys(&zk.join("keys"));
+
+    let no_gpu = gpu_meter().err();
+    if no_gpu.is_none() {
+        eprintln!("NOTE: NVML meters a GPU here: the GPU stream is left out and its 'unavailable' assertions skipped");
+    }
+
+    // What the live meters read. Storage: a directory holding a 4 KiB file, so
+    // every reading holds byte-seconds. Network: a fake /sys with one interface
+    // whose counters a thread below keeps increasing (a real one may be idle).
+    let job_data = root.join("job-data");
+    std::fs::create_dir_all(&job_data).unwrap();
+    std::fs::write(job_data.join("blob"), vec![7u8; 4096]).unwrap();
+    let fake_root = root.join("fake-host");
+    let statistics = fake_root.join("sys/class/net/eth0/statistics");
+    std::fs::create_dir_all(&statistics).unwrap();
+    write_counter(&statistics.join("rx_bytes"), 1_000_000);
+    write_counter(&statistics.join("tx_bytes"), 2_000_000);
+    let mut meters = vec![
+        MeterConfig::Cpu { cgroup: None, root: "/".into() },
+        MeterConfig::Storage { path: job_data.clone(), mode: StorageMode::Tree },
+        MeterConfig::Network { interfaces: Some(vec!["eth0".into()]), direction: Direction::Both, root: fake_root.clone() },
+    ];
+    if no_gpu.is_some() {
+        meters.push(gpu_stream_config());
+    }
+
+    // One meter and one job per stream, registered and opened on the chain the
+    // verifier settles on, each escrowing plenty of its meter's class.
+    let chain_dir = zk.join("chain");
+    let mut chain = EmbeddedChain::open(&chain_dir).unwrap();
+    let circuit = CircuitToDeploy { header: &prover.shape().header, vk: prover.verifying_key() };
+    let d = deploy(&mut chain, &[circuit], Some(&chain_dir.join(DEPLOYMENT_FILE))).unwrap();
+    let expires = chain.block().unwrap().timestamp + 3600;
+    let mut streams = Vec::new();
+    for (i, meter) in meters.into_iter().enumerate() {
+        let key_file = root.join(format!("meter-{i}.key"));
+        let key = MeterKey::generate(&key_file, &mut rand::rngs::OsRng).unwrap();
+        d.register_meter(&mut chain, provider(), key.address(), &CAPACITY).unwrap();
+        let escrow: [u128; 5] = std::array::from_fn(|c| if c == meter.class().index() { 1 << 60 } else { 0 });
+        d.mint_tokens(&mut chain, consumer(), escrow).unwrap();
+        let (job_id, _) = d.open_job(&mut chain, consumer(), key.address(), expires, escrow).unwrap();
+        streams.push(StreamConfig { job_id, key_file, capacity: CAPACITY, meter, stop_after_records: Some(LIVE_RECORDS) });
+    }
+    drop(chain);
+    let data_dir = root.join("prover");
+    let mut config = live_config(&data_dir, &zk.join("keys"), streams.clone());
+
+    // Keeps the interface counting and the host's CPU busy a third of the time,
+    // so that no live meter waits long for a reading above 0 (they are skipped).
+    let stop = Arc::new(AtomicBool::new(false));
+    let feeder = {
+        let (stop, statistics) = (stop.clone(), statistics.clone());
+        std::thread::spawn(move || {
+            let (mut rx, mut tx) = (1_000_000u64, 2_000_000u64);
+            while !stop.load(Ordering::SeqCst) {
+                let spin = Instant::now();
+                while spin.elapsed() < Duration::from_millis(10) {
+                    std::hint::spin_loop();
+                }
+                rx += 1_500;
+                tx += 500;
+                write_counter(&statistics.join("rx_bytes"), rx);
+                write_counter(&statistics.join("tx_bytes"), tx);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let status = Status::default();
+    let (outcome, took) = runtime.block_on(async {
+        let (addr, stop_verifier, verifier) = serve_verifier(&zk).await;
+        config.verifier_url = format!("http://{addr}");
+        let started = Instant::now();
+        let run = daemon::run(config, RunOptions { exit_when_settled: true }, status.clone(), std::future::pending());
+        let outcome = tokio::time::timeout(Duration::from_secs(40), run).await;
+        let took = started.elapsed();
+        let _ = stop_verifier.send(());
+        verifier.await.expect("the verifier service stops cleanly");
+        (outcome, took)
+    });
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    stop.store(true, Ordering::SeqCst);
+    feeder.join().unwrap();
+    let rows = status.snapshot();
+    let outcome = outcome.unwrap_or_else(|_| panic!("the daemon did not settle every live stream within 40 s: {rows:#?}"));
+    outcome.expect("the daemon runs");
+    eprintln!("every live stream settled {LIVE_RECORDS} records in {took:.2?}");
+
+    let d = Deployment::load(&chain_dir.join(DEPLOYMENT_FILE)).unwrap();
+    let mut chain = EmbeddedChain::open(&chain_dir).unwrap();
+    assert_eq!(rows.len(), streams.len(), "one status per configured stream");
+    let mut billed = [0u64; 5];
+    for (stream, row) in streams.iter().zip(&rows) {
+        let job_id = stream.job_id;
+        assert_eq!(row.job_id, job_id);
+        let state = d.stream_state(&mut chain, job_id).unwrap();
+        let id = StreamId { meter: row.meter.into(), job_id };
+        let (log, dropped) = StreamLog::open(&data_dir.join("streams").join(format!("job-{job_id}.log")), id).unwrap();
+        assert_eq!(dropped, 0, "job {job_id}: the daemon stopped without a torn write");
+        if let MeterConfig::Gpu { .. } = stream.meter {
+            // Said plainly, and nothing metered, cut or settled.
+            let reason = no_gpu.as_deref().unwrap();
+            assert!(row.metering_done, "{row:?}");
+            assert!(row.note.contains("gpu metering is not available") && row.note.contains(reason), "{row:?}");
+            assert!(row.source.is_empty(), "{row:?}");
+            assert_eq!((row.records, row.epochs), (0, (0, 0, 0)), "{row:?}");
+            assert_eq!((log.next_seq(), log.epochs().len()), (1, 0), "the GPU stream logged nothing");
+            assert_eq!(state.seq, 0, "nothing settled for the GPU job");
+            continue;
+        }
+        let class = stream.meter.class();
+        assert!(row.metering_done, "{row:?}");
+        assert_eq!(row.records, LIVE_RECORDS, "{row:?}");
+        let (cut, proved, settled) = row.epochs;
+        // Two record slots: three records make at least two epochs.
+        assert!(cut >= 2 && cut == proved && proved == settled, "{row:?}");
+        assert_eq!(state.seq, LIVE_RECORDS, "job {job_id} ({class}): the chain settled every record");
+        assert_eq!(log.tip(), state, "job {job_id}: the log and the chain agree");
+        assert_eq!(log.settled(), (settled, row.settled_totals), "job {job_id}: the status is the log's");
+        for c in ResourceClass::ALL {
+            let total = row.settled_totals.get(c);
+            assert!(if c == class { total > 0 } else { total == 0 }, "job {job_id} bills only {class}: {row:?}");
+            billed[c.index()] += total;
+        }
+    }
+    let paid = d.balances(&mut chain, provider()).unwrap();
+    assert_eq!(paid, billed.map(U256::from), "the provider is paid exactly the settled totals (tariff 1:1)");
+}
+
+#[test]
+fn an_unavailable_gpu_meter_alone_is_nothing_to_do() {
+    let reason = match gpu_meter() {
+        Ok(()) => {
+            eprintln!("SKIPPED: NVML meters a GPU here, so a GPU-only configuration has work to do");
+            return;
+        }
+        Err(reason) => reason,
+    };
+    let root = tempfile::tempdir().unwrap();
+    let keys_dir = root.path().join("keys");
+    write_keys(&keys_dir);
+    let key_file = root.path().join("gpu.key");
+    MeterKey::generate(&key_file, &mut rand::rngs::OsRng).unwrap();
+    let stream = StreamConfig { job_id: 1, key_file, capacity: CAPACITY, meter: gpu_stream_config(), stop_after_records: None };
+    let mut config = live_config(&root.path().join("prover"), &keys_dir, vec![stream]);
+    // Never reached: the daemon refuses before it talks to the verifier.
+    config.verifier_url = "http://127.0.0.1:9".into();
+
+    // On a thread of its own, so that a daemon that neither refuses nor returns
+    // fails this test instead of hanging it.
+    let (send, outcome) = mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let _ = send.send(runtime.block_on(daemon::run(config, RunOptions::default(), Status::default(), std::future::pending())));
+    });
+    let outcome = outcome.recv_timeout(Duration::from_secs(30)).expect("daemon::run neither refused nor returned within 30 s");
+    let err = outcome.expect_err("with nothing it can meter, the daemon refuses to start");
+    assert!(matches!(err, DaemonError::NothingToDo(_)), "{err}");
+    let message = err.to_string();
+    assert!(message.contains("job 1") && message.contains("gpu") && message.contains(&reason), "{message}");
+}
+
+/// `GET /metrics` over loopback (HTTP/1.0: the server closes when done); the
+/// body, or `None` while nothing answers 200.
+fn scrape(addr: SocketAddr) -> Option<String> {
+    let mut conn = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+    conn.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut response = String::new();
+    conn.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    head.lines().next()?.contains(" 200 ").then(|| body.to_owned())
+}
+
+/// The value of the sample `name{labels}` in a text exposition.
+fn sample(text: &str, name: &str, labels: &str) -> Option<u64> {
+    text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(labels)?.trim().parse().ok())
+}
+
+#[test]
+fn sigterm_stops_the_daemon_cleanly() {
+    let root = tempfile::tempdir().unwrap();
+    let root = root.path();
+    let zk = root.join("verifier");
+    let prover = write_keys(&zk.join("keys"));
+    let chain_dir = zk.join("chain");
+    let mut chain = EmbeddedChain::open(&chain_dir).unwrap();
+    let (_, job) = setup_job(&mut chain, &prover, Some(&chain_dir.join(DEPLOYMENT_FILE)));
+    drop(chain);
+    let key_file = root.join("meter.key");
+    std::fs::write(&key_file, format!("0x{}\n", hex::encode(meter_key().to_bytes()))).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let (verifier_addr, stop_verifier, verifier) = runtime.block_on(serve_verifier(&zk));
+    let metrics_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let data_dir = root.join("prover");
+    let c = CAPACITY.0;
+    let config = root.join("prover.toml");
+    // A synthetic GPU meter (mean 2000 GPU-ms/s, peaks below the capacity of 8 per
+    // ms), read every 50 ms, with no record limit: only SIGTERM stops it.
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+data_dir = "{pd}"
+keys_dir = "{keys}"
+slots = {SLOTS}
+verifier_url = "http://{verifier_addr}"
+backend = "cpu"
+metrics_listen = "{metrics_addr}"
+sample_interval_ms = 50
+
+[epoch]
+max_age_ms = 200
+
+[proving]
+shutdown_grace_ms = 10000
+
+[submit]
+backoff_initial_ms = 50
+backoff_max_ms = 400
+poll_ms = 40
+
+[[stream]]
+job_id = {job}
+key_file = "{key}"
+capacity = {{ gpu = {}, cpu = {}, storage = {}, network = {}, energy = {} }}
+meter = {{ kind = "synthetic", class = "gpu", rate = 2000, seed = 7 }}
+"#,
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            c[4],
+            pd = data_dir.display(),
+            keys = zk.join("keys").display(),
+            key = key_file.display(),
+        ),
+    )
+    .unwrap();
+
+    let (mut daemon, _lines) = start_prover(&config, None, false);
+    let started = Instant::now();
+    let settled_label = format!("{{job=\"{job}\",step=\"settled\"}}");
+    let text = loop {
+        if let Some(text) = scrape(metrics_addr)
+            && sample(&text, "zkmeter_prover_epochs_total", &settled_label).is_some_and(|n| n >= 1)
+        {
+            break text;
+        }
+        if let Some(status) = daemon.0.try_wait().unwrap() {
+            panic!("the daemon exited before settling an epoch: {status}");
+        }
+        assert!(started.elapsed() < Duration::from_secs(40), "no epoch settled within 40 s");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    eprintln!("first epoch settled after {:.2?}", started.elapsed());
+
+    // The exposition names prometheus-client gives the daemon's metrics: counters
+    // end in _total, the histogram has _bucket/_sum/_count samples.
+    let job_label = format!("{{job=\"{job}\"}}");
+    let counted = sample(&text, "zkmeter_prover_records_logged_total", &job_label).expect(&text);
+    assert!(counted >= 1, "an epoch settled, so its records were logged: {text}");
+    assert!(text.contains("# TYPE zkmeter_prover_records_logged counter"), "{text}");
+    assert!(text.contains("# TYPE zkmeter_prover_epochs counter"), "{text}");
+    for step in ["cut", "proved"] {
+        let labels = format!("{{job=\"{job}\",step=\"{step}\"}}");
+        assert!(sample(&text, "zkmeter_prover_epochs_total", &labels).is_some_and(|n| n >= 1), "{step}: {text}");
+    }
+    assert!(text.contains("# TYPE zkmeter_prover_prove_seconds histogram"), "{text}");
+    assert!(sample(&text, "zkmeter_prover_prove_seconds_count", "").is_some_and(|n| n >= 1), "{text}");
+    assert!(text.contains("zkmeter_prover_prove_seconds_bucket{le="), "{text}");
+    assert!(sample(&text, "zkmeter_prover_backlog_records", &job_label).is_some(), "{text}");
+    let settled_seen = sample(&text, "zkmeter_prover_epochs_total", &settled_label).unwrap();
+
+    // SIGTERM: the daemon logs its last readings, finishes the proof in progress
+    // and exits 0 (SIGTERM's default action would end it by the signal instead).
+    let pid = libc::pid_t::try_from(daemon.0.id()).unwrap();
+    // SAFETY: kill only sends a signal, to our own child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let signalled = Instant::now();
+    let status = loop {
+        if let Some(status) = daemon.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(signalled.elapsed() < Duration::from_secs(10), "the daemon did not stop within 10 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    eprintln!("stopped {:.2?} after SIGTERM", signalled.elapsed());
+    assert_eq!(status.code(), Some(0), "the daemon stops cleanly on SIGTERM: {status}");
+    let _ = stop_verifier.send(());
+    runtime.block_on(verifier).expect("the verifier service stops cleanly");
+    runtime.shutdown_timeout(Duration::from_secs(5));
+
+    // Nothing lost: the log holds at least every record the daemon had counted as
+    // logged, whole (no torn tail), numbered without a gap (open checks that), and
+    // every epoch the daemon had seen settled.
+    let stream = StreamId { meter: meter_address(&meter_key()).into(), job_id: job };
+    let (log, dropped) = StreamLog::open(&data_dir.join("streams").join(format!("job-{job}.log")), stream).unwrap();
+    assert_eq!(dropped, 0, "SIGTERM left no torn write");
+    let logged = log.next_seq() - 1;
+    assert!(logged >= counted, "the log holds {logged} records, the daemon counted {counted} logged");
+    let (settled_epochs, _) = log.settled();
+    assert!(settled_epochs >= settled_seen, "{settled_epochs} epochs settled in the log, {settled_seen} seen in the metrics");
+    assert!(log.settled_seq() <= logged);
+    let cut_records: u64 = log.epochs().iter().map(|e| log.records_of(&e.cut).len() as u64).sum();
+    assert_eq!(cut_records + log.uncut().len() as u64, logged, "every record is in an epoch or waits for one");
+
+    // The chain is at a state of the log: the last settled epoch, or a later one the
+    // verifier settled while the daemon stopped (it is submitted again after a
+    // restart and answered with its receipt). It paid exactly those epochs.
+    let d = Deployment::load(&chain_dir.join(DEPLOYMENT_FILE)).unwrap();
+    let mut chain = EmbeddedChain::open(&chain_dir).unwrap();
+    let state = d.stream_state(&mut chain, job).unwrap();
+    assert!(state.seq >= log.settled_seq() && state.seq <= logged, "chain at seq {}, log settled to {}", state.seq, log.settled_seq());
+    let states: Vec<StreamState> = std::iter::once(stream.genesis()).chain(log.epochs().iter().map(|e| e.cut.statement.new)).collect();
+    assert!(states.contains(&state), "the chain's state {state:?} is not one the log cut");
+    let on_chain: u64 = log
+        .epochs()
+        .iter()
+        .filter(|e| e.cut.statement.new.seq <= state.seq)
+        .map(|e| e.cut.statement.totals.get(ResourceClass::Gpu))
+        .sum();
+    let paid = d.balances(&mut chain, provider()).unwrap();
+    assert_eq!(paid[ResourceClass::Gpu.index()], U256::from(on_chain), "paid exactly the epochs the chain settled");
+}
