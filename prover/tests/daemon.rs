@@ -131,21 +131,27 @@ fn prepare(root: &Path, port: u16) -> (PathBuf, u64, PathBuf) {
         let start = 1_700_000_000_000 + i * 1_000;
         writeln!(f, r#"{{"start_ms":{start},"end_ms":{},"class":"gpu","quantity":{}}}"#, start + 1_000, quantity(i)).unwrap();
     }
-    let c = CAPACITY.0;
     let config = root.join("prover.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-data_dir = "{pd}"
-keys_dir = "{keys}"
-slots = {SLOTS}
-verifier_url = "http://127.0.0.1:{port}"
-backend = "cpu"
-sample_interval_ms = 25
+    let meter = format!(r#"{{ kind = "replay", path = "{}", class = "gpu", speed = "fast", batch = 1 }}"#, replay.display());
+    let settings = "sample_interval_ms = 25\n\n[epoch]\nmax_age_ms = 300";
+    let url = format!("http://127.0.0.1:{port}");
+    write_config(&config, &root.join("prover"), &zk.join("keys"), &url, settings, job, &key_file, &meter);
+    (zk, job, config)
+}
 
-[epoch]
-max_age_ms = 300
+/// A daemon configuration for one stream of `job` with the test meter's capacity;
+/// `settings` adds top-level keys and sections to the common ones.
+#[allow(clippy::too_many_arguments)]
+fn write_config(path: &Path, data_dir: &Path, keys_dir: &Path, verifier_url: &str, settings: &str, job: u64, key_file: &Path, meter: &str) {
+    let c = CAPACITY.0;
+    let text = format!(
+        r#"
+data_dir = "{}"
+keys_dir = "{}"
+slots = {SLOTS}
+verifier_url = "{verifier_url}"
+backend = "cpu"
+{settings}
 
 [submit]
 backoff_initial_ms = 50
@@ -154,23 +160,20 @@ poll_ms = 40
 
 [[stream]]
 job_id = {job}
-key_file = "{key}"
+key_file = "{}"
 capacity = {{ gpu = {}, cpu = {}, storage = {}, network = {}, energy = {} }}
-meter = {{ kind = "replay", path = "{replay}", class = "gpu", speed = "fast", batch = 1 }}
+meter = {meter}
 "#,
-            c[0],
-            c[1],
-            c[2],
-            c[3],
-            c[4],
-            pd = root.join("prover").display(),
-            keys = zk.join("keys").display(),
-            key = key_file.display(),
-            replay = replay.display(),
-        ),
-    )
-    .unwrap();
-    (zk, job, config)
+        data_dir.display(),
+        keys_dir.display(),
+        key_file.display(),
+        c[0],
+        c[1],
+        c[2],
+        c[3],
+        c[4],
+    );
+    std::fs::write(path, text).unwrap();
 }
 
 fn wait_for_line(lines: &mpsc::Receiver<String>, needle: &str) {
@@ -526,50 +529,15 @@ fn sigterm_stops_the_daemon_cleanly() {
     let (verifier_addr, stop_verifier, verifier) = runtime.block_on(serve_verifier(&zk));
     let metrics_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let data_dir = root.join("prover");
-    let c = CAPACITY.0;
     let config = root.join("prover.toml");
     // A synthetic GPU meter (mean 2000 GPU-ms/s, peaks below the capacity of 8 per
     // ms), read every 50 ms, with no record limit: only SIGTERM stops it.
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-data_dir = "{pd}"
-keys_dir = "{keys}"
-slots = {SLOTS}
-verifier_url = "http://{verifier_addr}"
-backend = "cpu"
-metrics_listen = "{metrics_addr}"
-sample_interval_ms = 50
-
-[epoch]
-max_age_ms = 200
-
-[proving]
-shutdown_grace_ms = 10000
-
-[submit]
-backoff_initial_ms = 50
-backoff_max_ms = 400
-poll_ms = 40
-
-[[stream]]
-job_id = {job}
-key_file = "{key}"
-capacity = {{ gpu = {}, cpu = {}, storage = {}, network = {}, energy = {} }}
-meter = {{ kind = "synthetic", class = "gpu", rate = 2000, seed = 7 }}
-"#,
-            c[0],
-            c[1],
-            c[2],
-            c[3],
-            c[4],
-            pd = data_dir.display(),
-            keys = zk.join("keys").display(),
-            key = key_file.display(),
-        ),
-    )
-    .unwrap();
+    let settings = format!(
+        "metrics_listen = \"{metrics_addr}\"\nsample_interval_ms = 50\n\n[epoch]\nmax_age_ms = 200\n\n[proving]\nshutdown_grace_ms = 10000"
+    );
+    let meter = r#"{ kind = "synthetic", class = "gpu", rate = 2000, seed = 7 }"#;
+    let url = format!("http://{verifier_addr}");
+    write_config(&config, &data_dir, &zk.join("keys"), &url, &settings, job, &key_file, meter);
 
     let (mut daemon, _lines) = start_prover(&config, None, false);
     let started = Instant::now();
