@@ -11,8 +11,7 @@
 //! stream is job 1 of the fixture meter, starting from its genesis state.
 
 use anyhow::Result;
-use ark_bn254::{Fq, Fr};
-use ark_ff::PrimeField;
+use ark_bn254::Fr;
 use k256::ecdsa::SigningKey;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -20,21 +19,13 @@ use serde_json::json;
 use sha3::{Digest, Keccak256};
 use std::path::PathBuf;
 use zkmeter_circuits::{CircuitShape, MeterProver, PerClass, ResourceClass, StreamId, UsageRecord, build_epoch, keys};
-use zkmeter_verifier::proof_codec::{Word, encode_proof, encode_verifying_key};
+use zkmeter_verifier::proof_codec::{encode_proof, encode_verifying_key};
 
+
+#[path = "support/fixture_words.rs"]
+mod fixture_words;
+use fixture_words::{dec, fr, words};
 const SLOTS: u32 = 4;
-
-fn dec(word: &[u8]) -> String {
-    Fq::from_be_bytes_mod_order(word).into_bigint().to_string()
-}
-
-fn words(ws: &[Word]) -> Vec<String> {
-    ws.iter().map(|w| dec(w)).collect()
-}
-
-fn fr(x: &Fr) -> String {
-    x.into_bigint().to_string()
-}
 
 fn main() -> Result<()> {
     let out = std::env::args()

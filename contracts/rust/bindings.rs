@@ -65,11 +65,26 @@ fn describe_settlement_error(e: &Settlement::SettlementErrors) -> String {
              the meter's key, over this deployment's chain id and settlement address"
         }
         E::InvalidProof(_) => {
-            "the proof does not verify against the statement and the meter's registered \
-             capacity: prove with the circuit registered under this circuit id, for this \
-             exact statement"
+            "the proof does not verify against the statement (an epoch's with the meter's \
+             registered capacity, work's with its job id and work units): prove with the \
+             circuit registered under this circuit id, for this exact statement"
         }
         E::UnknownCircuit(_) => "no verifier is registered for this circuit id: deploy one for this N (zkmeter chain deploy)",
+        E::UnknownWorkCircuit(_) => {
+            "no workload verifier is registered for this circuit id: deploy the workload \
+             circuit's verifier (Deployment::add_work_circuit); meter circuits do not settle work"
+        }
+        E::WorkNotRequested(_) => {
+            "the job's consumer has not requested this work (job, circuit, model and input \
+             commitments): only requested work is billed"
+        }
+        E::WorkAlreadySettled(_) => {
+            "this work was settled already (by this settler before a restart, or by anyone \
+             else with any proof of it): treat it as done"
+        }
+        E::WorkAlreadyRequested(_) => "this work is requested already and waits for its proof",
+        E::CommitmentNotInField(_) => "a commitment must be below the BN254 scalar modulus r",
+        E::NotConsumer(_) => "only the job's consumer may do this",
         E::MeterNotRegistered(_) => "register the meter first (its provider calls registerMeter)",
         E::MeterNotApproved(_) => "attestation is required: an attestor must approve the meter",
         E::JobNotOpen(_) => "the job was never opened or is closed",

@@ -1,4 +1,8 @@
 //! Deploying zkmeter on a chain, and the deployment file that remembers it.
+//!
+//! Meter circuits (six public inputs, one per record-slot count N) and workload
+//! circuits (four public inputs, one per workload shape) are registered in two
+//! separate registries of the settlement contract, and listed apart here.
 
 use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy::sol_types::{SolCall, SolConstructor};
@@ -7,6 +11,7 @@ use ark_groth16::VerifyingKey;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use zkmeter_circuits::KeyHeader;
+use zkmeter_circuits::workload::WORKLOAD_PUBLIC_INPUTS;
 use zkmeter_verifier::proof_codec::{Word, encode_verifying_key};
 
 use crate::bindings::{Groth16Verifier, ResourceToken, Settlement};
@@ -44,6 +49,22 @@ pub struct CircuitDeployment {
     pub verifier: Address,
 }
 
+/// One workload circuit of a deployment and its verifier (in the settlement's
+/// workload registry, `workVerifiers`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkCircuitDeployment {
+    /// [`circuit_id`] of the circuit.
+    pub circuit_id: B256,
+    /// Its name: the workload plan's id, e.g. "zkmeter.workload.v1:2:4x3md".
+    pub circuit: String,
+    /// SHA-256 of its constraint matrices, hex.
+    pub key_digest: String,
+    /// [`vk_hash`] of the verifying key its verifier holds.
+    pub vk_hash: B256,
+    /// The `Groth16Verifier` holding its (4-input) verifying key.
+    pub verifier: Address,
+}
+
 /// Where zkmeter lives on a chain: what `deploy` writes and every later command reads.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deployment {
@@ -55,8 +76,12 @@ pub struct Deployment {
     pub token: Address,
     /// The `Settlement` contract.
     pub settlement: Address,
-    /// The circuits registered at deployment.
+    /// The meter circuits registered at deployment (or added since).
     pub circuits: Vec<CircuitDeployment>,
+    /// The workload circuits added with [`Deployment::add_work_circuit`]; absent
+    /// from deployment files written before workloads existed.
+    #[serde(default)]
+    pub work_circuits: Vec<WorkCircuitDeployment>,
     /// The block of the last deployment transaction.
     pub block_number: u64,
     /// Gas used by each deployment transaction, in order, with what it did.
@@ -88,6 +113,11 @@ impl Deployment {
     /// The circuit with `slots` record slots, if deployed.
     pub fn circuit(&self, slots: u32) -> Option<&CircuitDeployment> {
         self.circuits.iter().find(|c| c.slots == slots)
+    }
+
+    /// The workload circuit named `circuit` (its plan's id), if deployed.
+    pub fn work_circuit(&self, circuit: &str) -> Option<&WorkCircuitDeployment> {
+        self.work_circuits.iter().find(|c| c.circuit == circuit)
     }
 }
 
@@ -161,8 +191,16 @@ pub fn deploy(chain: &mut dyn Chain, circuits: &[CircuitToDeploy<'_>], out: Opti
         block_number = r.block_number;
     }
 
-    let mut deployment =
-        Deployment { chain_id: chain.chain_id(), deployer, token, settlement, circuits: Vec::new(), block_number, gas };
+    let mut deployment = Deployment {
+        chain_id: chain.chain_id(),
+        deployer,
+        token,
+        settlement,
+        circuits: Vec::new(),
+        work_circuits: Vec::new(),
+        block_number,
+        gas,
+    };
     for c in circuits {
         deployment.add_circuit(chain, c)?;
     }
@@ -198,6 +236,39 @@ impl Deployment {
             verifier,
         });
         Ok(self.circuits.last().expect("just pushed"))
+    }
+
+    /// Deploys a `Groth16Verifier` for the workload circuit `c` (a 4-input key) and
+    /// registers it in the settlement's workload registry (`setWorkCircuit`, from the
+    /// deployer), replacing the entry of the same circuit name if there was one. Its
+    /// id is [`circuit_id`] of its header. The caller saves the deployment file.
+    pub fn add_work_circuit(&mut self, chain: &mut dyn Chain, c: &CircuitToDeploy<'_>) -> Result<&WorkCircuitDeployment> {
+        let inputs = c.vk.gamma_abc_g1.len().saturating_sub(1);
+        if inputs != WORKLOAD_PUBLIC_INPUTS {
+            return Err(ChainError::Invalid(format!(
+                "the verifying key of {} has {inputs} public inputs, but a workload circuit has                  {WORKLOAD_PUBLIC_INPUTS}: pass the workload circuit's key (meter keys go to add_circuit)",
+                c.header.circuit
+            )));
+        }
+        let what = format!("deploy Groth16Verifier ({})", c.header.circuit);
+        let args = verifier_constructor(c.vk).abi_encode();
+        let (verifier, r) = create(chain, &what, self.deployer, &Groth16Verifier::BYTECODE, args)?;
+        self.gas.push((what, r.gas_used));
+        let id = circuit_id(c.header);
+        let what = format!("register workload circuit {}", c.header.circuit);
+        let call = Settlement::setWorkCircuitCall { circuitId: id, verifier }.abi_encode();
+        let r = chain.transact(&what, self.deployer, Some(self.settlement), call.into())?;
+        self.gas.push((what, r.gas_used));
+        self.block_number = r.block_number;
+        self.work_circuits.retain(|d| d.circuit != c.header.circuit);
+        self.work_circuits.push(WorkCircuitDeployment {
+            circuit_id: id,
+            circuit: c.header.circuit.clone(),
+            key_digest: c.header.digest_hex(),
+            vk_hash: vk_hash(c.vk),
+            verifier,
+        });
+        Ok(self.work_circuits.last().expect("just pushed"))
     }
 }
 

@@ -18,10 +18,13 @@
 //!     chain id.
 //! - [`deploy()`]: deploys `ResourceToken`, `Settlement` and a `Groth16Verifier` per
 //!   circuit, wires them, and writes a [`Deployment`] file;
-//!   [`Deployment::add_circuit`] adds (or replaces) a circuit's verifier later.
+//!   [`Deployment::add_circuit`] adds (or replaces) a meter circuit's verifier later,
+//!   [`Deployment::add_work_circuit`] a workload circuit's (4 public inputs, a
+//!   registry of its own).
 //! - [`Deployment`]'s methods ([`settlement`] module): mint tokens, register a
-//!   meter, open a job (with escrow), settle an epoch, read jobs, stream states,
-//!   balances; every transaction's receipt carries its gas.
+//!   meter, open a job (with escrow), settle an epoch, request and settle verified
+//!   work (billed per multiply-accumulate at the work tariff), read jobs, stream
+//!   states, work status, balances; every transaction's receipt carries its gas.
 //! - [`anvil`]: starts the npm-installed anvil on a loopback port, for tests and
 //!   local development.
 //! - [`meter_signature`]: EIP-712 signing of a stream's new state with k256,
@@ -59,12 +62,14 @@ pub mod rpc;
 pub mod settlement;
 
 pub use chain::{BlockInfo, Chain, DEV_ACCOUNTS, DEV_PRIVATE_KEYS, Receipt};
-pub use deploy::{CircuitDeployment, CircuitToDeploy, DEPLOYMENT_FILE, Deployment, circuit_id, deploy, vk_hash};
+pub use deploy::{
+    CircuitDeployment, CircuitToDeploy, DEPLOYMENT_FILE, Deployment, WorkCircuitDeployment, circuit_id, deploy, vk_hash,
+};
 pub use embedded::{EMBEDDED_CHAIN_ID, EmbeddedChain, STATE_FILE};
 pub use error::ChainError;
 pub use meter_signature::{meter_address, sign_state, state_digest};
 pub use rpc::{RpcChain, load_private_key, parse_private_key};
-pub use settlement::{CLASSES, Job, Settled};
+pub use settlement::{CLASSES, Job, Settled, WorkSettled, WorkStatus};
 
 /// Re-exported so callers need no alloy dependency of their own for addresses and amounts.
 pub use alloy::primitives::{Address, B256, U256};

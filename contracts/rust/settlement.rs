@@ -1,11 +1,18 @@
 //! What the rest of zkmeter does on a deployed chain: issue tokens, register
-//! meters, open jobs, settle epochs, read stream states and balances. Each
-//! operation is a method of [`Deployment`] taking the [`Chain`] to run on.
+//! meters, open jobs, settle epochs, request and settle verified work, read stream
+//! states and balances. Each operation is a method of [`Deployment`] taking the
+//! [`Chain`] to run on.
+//!
+//! Work is settled once per (job, circuit, model, input): a second `settle_work`
+//! of the same work reverts with `WorkAlreadySettled` (check with
+//! [`ChainError::is_revert_with`]), so a settler that crashed after sending can
+//! resend and treat that revert as done.
 
-use alloy::primitives::{Address, Bytes, U256, aliases::U48};
+use alloy::primitives::{Address, B256, Bytes, U256, aliases::U48};
 use alloy::sol_types::{SolCall, SolEvent};
 use ark_bn254::Fr;
 use ark_ff::{BigInt, PrimeField};
+use zkmeter_circuits::workload::WorkloadStatement;
 use zkmeter_circuits::{Capacity, MeterStatement, StreamState};
 use zkmeter_verifier::proof_codec::PROOF_LEN;
 
@@ -37,6 +44,38 @@ pub struct Settled {
     pub unpaid: Option<[U256; CLASSES]>,
 }
 
+/// Settled work: the receipt and what the `WorkSettled` event says.
+#[derive(Clone, Debug)]
+pub struct WorkSettled {
+    /// The transaction.
+    pub receipt: Receipt,
+    /// The job.
+    pub job_id: u64,
+    /// The provider paid.
+    pub provider: Address,
+    /// The output commitment the proof established.
+    pub output: Fr,
+    /// Multiply-accumulates billed.
+    pub work_units: u64,
+    /// Tokens of the work class burned from the escrow.
+    pub burned: U256,
+    /// Tokens of the work class minted to the provider (burned less the protocol fee).
+    pub minted: U256,
+    /// Billed but not paid when the escrow ran short (`EscrowShortfall`).
+    pub unpaid: Option<U256>,
+}
+
+/// Where a piece of work (job, circuit, model, input) stands on-chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkStatus {
+    /// The consumer never requested it.
+    None,
+    /// Requested, not settled yet.
+    Requested,
+    /// Settled (paid): it cannot be settled again.
+    Settled,
+}
+
 /// A job as the contract holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Job {
@@ -60,6 +99,17 @@ pub struct Job {
 pub fn sol_statement(s: &MeterStatement) -> Settlement::MeterStatement {
     let state = |st: &StreamState| Settlement::StreamState { head: fr_to_u256(&st.head), seq: st.seq, endMs: st.end_ms };
     Settlement::MeterStatement { jobId: s.stream.job_id, prev: state(&s.prev), next: state(&s.new), totals: s.totals.0 }
+}
+
+/// The contract's work statement struct for a circuits-crate workload statement.
+pub fn sol_work_statement(s: &WorkloadStatement) -> Settlement::WorkStatement {
+    Settlement::WorkStatement {
+        jobId: s.job_id,
+        model: fr_to_u256(&s.model),
+        input: fr_to_u256(&s.input),
+        output: fr_to_u256(&s.output),
+        workUnits: s.work_units,
+    }
 }
 
 /// The eight words of a 256-byte EVM-encoded proof (`zkmeter_verifier::proof_codec::encode_proof`).
@@ -184,6 +234,115 @@ impl Deployment {
             unpaid,
             receipt,
         })
+    }
+
+    /// Sets the price of work, from the deployer (GOVERNANCE_ROLE): `amount` base
+    /// units of class `class` per `per` work units (multiply-accumulates).
+    pub fn set_work_tariff(&self, chain: &mut dyn Chain, class: usize, amount: u128, per: u128) -> Result<Receipt> {
+        if class >= CLASSES {
+            return Err(ChainError::Invalid(format!("class {class} is not a resource class (0..{CLASSES})")));
+        }
+        if per == 0 {
+            return Err(ChainError::Invalid("a tariff's `per` must be at least 1".into()));
+        }
+        let call = Settlement::setWorkTariffCall { class: U256::from(class), amount, per };
+        self.send(chain, "set work tariff", self.deployer, self.settlement, call)
+    }
+
+    /// Requests work in job `job_id` from its consumer `from`: `model` run on
+    /// `input` with workload circuit `circuit_id`. Only requested work can be
+    /// settled (and billed to the job's escrow).
+    pub fn request_work(
+        &self,
+        chain: &mut dyn Chain,
+        from: Address,
+        job_id: u64,
+        circuit_id: B256,
+        model: Fr,
+        input: Fr,
+    ) -> Result<Receipt> {
+        let call = Settlement::requestWorkCall {
+            jobId: job_id,
+            circuitId: circuit_id,
+            model: fr_to_u256(&model),
+            input: fr_to_u256(&input),
+        };
+        self.send(chain, "request work", from, self.settlement, call)
+    }
+
+    /// Settles requested work with workload circuit `circuit_id`: `proof` is the
+    /// 256-byte EVM encoding of a proof of `statement`. Anyone may send it. Settling
+    /// the same work twice reverts with `WorkAlreadySettled`.
+    pub fn settle_work(
+        &self,
+        chain: &mut dyn Chain,
+        from: Address,
+        circuit_id: B256,
+        statement: &WorkloadStatement,
+        proof: &[u8; PROOF_LEN],
+    ) -> Result<WorkSettled> {
+        let call = Settlement::settleWorkCall {
+            circuitId: circuit_id,
+            statement: sol_work_statement(statement),
+            proof: proof_words(proof),
+        };
+        let receipt = self.send(chain, "settle work", from, self.settlement, call)?;
+        let e = self
+            .event::<Settlement::WorkSettled>(&receipt)
+            .next()
+            .ok_or_else(|| ChainError::Missing("settleWork succeeded but emitted no WorkSettled event".into()))?;
+        // Work bills one class, so the shortfall's other classes are zero: its sum is
+        // the work class's, whatever class governance picks later.
+        let unpaid = self
+            .event::<Settlement::EscrowShortfall>(&receipt)
+            .next()
+            .map(|s| s.unpaid.iter().fold(U256::ZERO, |sum, u| sum + u));
+        Ok(WorkSettled {
+            job_id: e.jobId,
+            provider: e.provider,
+            output: u256_to_fr(e.output)?,
+            work_units: e.workUnits,
+            burned: e.burned,
+            minted: e.minted,
+            unpaid,
+            receipt,
+        })
+    }
+
+    /// Where the work (job, circuit, model, input) stands.
+    pub fn work_status(
+        &self,
+        chain: &mut dyn Chain,
+        job_id: u64,
+        circuit_id: B256,
+        model: Fr,
+        input: Fr,
+    ) -> Result<WorkStatus> {
+        let call = Settlement::workStatusCall {
+            jobId: job_id,
+            circuitId: circuit_id,
+            model: fr_to_u256(&model),
+            input: fr_to_u256(&input),
+        };
+        match view(chain, "workStatus", self.settlement, call)? {
+            0 => Ok(WorkStatus::None),
+            1 => Ok(WorkStatus::Requested),
+            2 => Ok(WorkStatus::Settled),
+            other => Err(ChainError::Decode {
+                what: "workStatus".into(),
+                reason: format!("status {other} is not None (0), Requested (1) or Settled (2)"),
+            }),
+        }
+    }
+
+    /// The price of work: (class, amount, per).
+    pub fn work_tariff(&self, chain: &mut dyn Chain) -> Result<(usize, u128, u128)> {
+        let t = view(chain, "workTariff", self.settlement, Settlement::workTariffCall {})?;
+        let class = usize::try_from(t.class).ok().filter(|c| *c < CLASSES).ok_or_else(|| ChainError::Decode {
+            what: "workTariff".into(),
+            reason: format!("class {} is not a resource class", t.class),
+        })?;
+        Ok((class, t.amount, t.per))
     }
 
     /// The events of type `E` the settlement or token contract emitted in `receipt`.

@@ -4,18 +4,28 @@ pragma solidity 0.8.30;
 import {IGroth16Verifier} from "./IGroth16Verifier.sol";
 
 /// @title Groth16Verifier
-/// @notice Verifies Groth16 proofs over BN254 for any circuit with six public inputs (every
-///         zkmeter meter circuit, whatever its number of record slots). One instance is
-///         deployed per circuit; its verifying key is fixed at deployment and held in
-///         immutables, so verifying reads no storage.
+/// @notice Verifies Groth16 proofs over BN254 for any circuit with one to six public inputs:
+///         every zkmeter meter circuit (six, whatever its number of record slots) and every
+///         workload circuit (four). One instance is deployed per circuit; its verifying key
+///         is fixed at deployment and held in immutables, so verifying reads no storage.
 /// @dev The check is e(−A, B) · e(α, β) · e(vk_x, γ) · e(C, δ) = 1 with
 ///      vk_x = IC[0] + Σ input[i] · IC[i + 1], computed with the precompiles 0x06 (ecAdd),
 ///      0x07 (ecMul) and 0x08 (pairing). G2 points are written x.c1, x.c0, y.c1, y.c0, the
 ///      order the pairing precompile reads. Groth16 proofs are malleable: callers must key
 ///      replay protection on the statement, never on the proof bytes.
+///
+///      The interface always takes six inputs, so one settlement path serves every
+///      circuit. A circuit with k < 6 inputs stores IC[k + 1..6] as the point at infinity
+///      (0, 0) and takes its inputs padded with zeros: an unused input must be zero
+///      (`UnusedInputNotZero`), since with a zero IC point any value there would verify,
+///      and a zero input skips its ecMul and ecAdd, so padding costs next to nothing.
 contract Groth16Verifier is IGroth16Verifier {
-    /// @notice Number of public inputs every proof has.
-    uint256 public constant PUBLIC_INPUTS = 6;
+    /// @notice Most public inputs a circuit can have: the length of every input array.
+    uint256 public constant MAX_PUBLIC_INPUTS = 6;
+
+    /// @notice Number of public inputs of this verifier's circuit (1 ..= MAX_PUBLIC_INPUTS):
+    ///         inputs from this index on must be zero.
+    uint256 public immutable PUBLIC_INPUTS;
 
     /// @dev Order of BN254's groups: public inputs are scalars below it.
     uint256 internal constant R = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
@@ -51,7 +61,8 @@ contract Groth16Verifier is IGroth16Verifier {
     uint256 private immutable IC6_X;
     uint256 private immutable IC6_Y;
 
-    /// @notice The verifying key has `icPoints` IC points; it needs PUBLIC_INPUTS + 1.
+    /// @notice The verifying key has `icPoints` IC points; it needs one more than the
+    ///         circuit's public inputs, so 2 ..= MAX_PUBLIC_INPUTS + 1.
     error VerifyingKeyLength(uint256 icPoints);
     /// @notice A coordinate of the verifying key is not below q.
     error VerifyingKeyNotInField();
@@ -61,6 +72,8 @@ contract Groth16Verifier is IGroth16Verifier {
     error VerifyingKeyG2PointInvalid();
     /// @notice Public input `index` is not below the scalar field modulus r.
     error InputNotInField(uint256 index);
+    /// @notice Input word `index` is beyond the circuit's PUBLIC_INPUTS and is not zero.
+    error UnusedInputNotZero(uint256 index);
     /// @notice Proof word `index` is not below the base field modulus q.
     error CoordinateNotInField(uint256 index);
     /// @notice A batch needs at least one proof and as many input sets as proofs.
@@ -74,9 +87,11 @@ contract Groth16Verifier is IGroth16Verifier {
     /// @param beta β ∈ G2: x.c1, x.c0, y.c1, y.c0.
     /// @param gamma γ ∈ G2, same order.
     /// @param delta δ ∈ G2, same order.
-    /// @param ic IC[0..6] ∈ G1, each x, y: one point per public input plus the constant.
+    /// @param ic IC[0..k] ∈ G1, each x, y: the constant plus one point per public input,
+    ///        for a circuit with k = ic.length − 1 public inputs (1 ..= 6).
     /// @dev Refuses coordinates ≥ q and G1 points off the curve, and has the pairing
     ///      precompile check β, γ and δ once, so a broken key fails here, not at every proof.
+    ///      IC points beyond k are held as (0, 0).
     constructor(
         uint256[2] memory alpha,
         uint256[4] memory beta,
@@ -84,24 +99,31 @@ contract Groth16Verifier is IGroth16Verifier {
         uint256[4] memory delta,
         uint256[2][] memory ic
     ) {
-        if (ic.length != PUBLIC_INPUTS + 1) revert VerifyingKeyLength(ic.length);
+        uint256 points = ic.length;
+        if (points < 2 || points > MAX_PUBLIC_INPUTS + 1) revert VerifyingKeyLength(points);
         _checkG1(alpha);
-        for (uint256 i; i < ic.length; ++i) {
+        for (uint256 i; i < points; ++i) {
             _checkG1(ic[i]);
         }
         _checkG2(beta, gamma, delta);
+        PUBLIC_INPUTS = points - 1;
+        // Unused points stay (0, 0): with their inputs forced to zero they add nothing.
+        uint256[2][MAX_PUBLIC_INPUTS + 1] memory all;
+        for (uint256 i; i < points; ++i) {
+            all[i] = ic[i];
+        }
 
         (ALPHA_X, ALPHA_Y) = (alpha[0], alpha[1]);
         (BETA_X1, BETA_X0, BETA_Y1, BETA_Y0) = (beta[0], beta[1], beta[2], beta[3]);
         (GAMMA_X1, GAMMA_X0, GAMMA_Y1, GAMMA_Y0) = (gamma[0], gamma[1], gamma[2], gamma[3]);
         (DELTA_X1, DELTA_X0, DELTA_Y1, DELTA_Y0) = (delta[0], delta[1], delta[2], delta[3]);
-        (IC0_X, IC0_Y) = (ic[0][0], ic[0][1]);
-        (IC1_X, IC1_Y) = (ic[1][0], ic[1][1]);
-        (IC2_X, IC2_Y) = (ic[2][0], ic[2][1]);
-        (IC3_X, IC3_Y) = (ic[3][0], ic[3][1]);
-        (IC4_X, IC4_Y) = (ic[4][0], ic[4][1]);
-        (IC5_X, IC5_Y) = (ic[5][0], ic[5][1]);
-        (IC6_X, IC6_Y) = (ic[6][0], ic[6][1]);
+        (IC0_X, IC0_Y) = (all[0][0], all[0][1]);
+        (IC1_X, IC1_Y) = (all[1][0], all[1][1]);
+        (IC2_X, IC2_Y) = (all[2][0], all[2][1]);
+        (IC3_X, IC3_Y) = (all[3][0], all[3][1]);
+        (IC4_X, IC4_Y) = (all[4][0], all[4][1]);
+        (IC5_X, IC5_Y) = (all[5][0], all[5][1]);
+        (IC6_X, IC6_Y) = (all[6][0], all[6][1]);
     }
 
     /// @inheritdoc IGroth16Verifier
@@ -109,8 +131,12 @@ contract Groth16Verifier is IGroth16Verifier {
         for (uint256 i; i < 8; ++i) {
             if (proof[i] >= Q) revert CoordinateNotInField(i);
         }
-        for (uint256 i; i < PUBLIC_INPUTS; ++i) {
+        uint256 used = PUBLIC_INPUTS;
+        for (uint256 i; i < used; ++i) {
             if (input[i] >= R) revert InputNotInField(i);
+        }
+        for (uint256 i = used; i < MAX_PUBLIC_INPUTS; ++i) {
+            if (input[i] != 0) revert UnusedInputNotZero(i);
         }
 
         // vk_x = IC[0] + Σ input[i] · IC[i + 1]; acc holds [vk_x.x, vk_x.y, scratch, scratch].
@@ -153,12 +179,16 @@ contract Groth16Verifier is IGroth16Verifier {
     function verifyBatch(uint256[8][] calldata proofs, uint256[6][] calldata inputs) external view returns (bool) {
         uint256 n = proofs.length;
         if (n == 0 || inputs.length != n) revert BatchLength(n, inputs.length);
+        uint256 used = PUBLIC_INPUTS;
         for (uint256 i; i < n; ++i) {
             for (uint256 k; k < 8; ++k) {
                 if (proofs[i][k] >= Q) revert CoordinateNotInField(8 * i + k);
             }
-            for (uint256 k; k < PUBLIC_INPUTS; ++k) {
-                if (inputs[i][k] >= R) revert InputNotInField(PUBLIC_INPUTS * i + k);
+            for (uint256 k; k < used; ++k) {
+                if (inputs[i][k] >= R) revert InputNotInField(MAX_PUBLIC_INPUTS * i + k);
+            }
+            for (uint256 k = used; k < MAX_PUBLIC_INPUTS; ++k) {
+                if (inputs[i][k] != 0) revert UnusedInputNotZero(MAX_PUBLIC_INPUTS * i + k);
             }
         }
         bytes32 seed = keccak256(abi.encode(proofs, inputs));
@@ -166,12 +196,12 @@ contract Groth16Verifier is IGroth16Verifier {
         // Pairs 0..n-1: (−ρ_i·A_i, B_i); then (Σρ·α, β), (Σρ·vk_x, γ), (Σρ·C, δ).
         uint256[] memory p = new uint256[](6 * (n + 3));
         uint256[4] memory cSum; // [x, y, scratch, scratch]
-        uint256[PUBLIC_INPUTS] memory xs; // Σ_i ρ_i·input_i[j]
+        uint256[MAX_PUBLIC_INPUTS] memory xs; // Σ_i ρ_i·input_i[j]
         uint256 rhoSum;
         for (uint256 i; i < n; ++i) {
             uint256 rho = i == 0 ? 1 : uint256(keccak256(abi.encode(seed, i))) % (R - 1) + 1;
             rhoSum = addmod(rhoSum, rho, R);
-            for (uint256 k; k < PUBLIC_INPUTS; ++k) {
+            for (uint256 k; k < used; ++k) {
                 xs[k] = addmod(xs[k], mulmod(rho, inputs[i][k], R), R);
             }
             uint256[8] calldata proof = proofs[i];
@@ -214,7 +244,7 @@ contract Groth16Verifier is IGroth16Verifier {
     /// @return beta β: x.c1, x.c0, y.c1, y.c0.
     /// @return gamma γ, same order.
     /// @return delta δ, same order.
-    /// @return ic IC[0..6], each x, y.
+    /// @return ic IC[0..6], each x, y; those beyond PUBLIC_INPUTS are (0, 0).
     function verifyingKey()
         external
         view

@@ -11,7 +11,7 @@ import {IGroth16Verifier} from "./IGroth16Verifier.sol";
 import {ResourceToken} from "./ResourceToken.sol";
 
 /// @title Settlement
-/// @notice Turns proven meter readings into resource-token payments.
+/// @notice Turns proven meter readings, and proven work, into resource-token payments.
 ///
 ///  - Providers register meters (an Ethereum address whose key signs the meter's stream
 ///    states) with a capacity per resource class; governance can require an attestor to
@@ -26,10 +26,20 @@ import {ResourceToken} from "./ResourceToken.sol";
 ///    signature are the authority, not the sender. `settleBatch` settles several epochs
 ///    with one batched pairing check (n + 3 pairings for n proofs instead of 4n).
 ///  - Unused escrow goes back to the consumer when the job is closed.
+///  - Workload proofs bill verified work instead of metered time: governance registers
+///    workload circuits (`setWorkCircuit`, a registry of their own: a meter circuit cannot
+///    settle work, nor a workload circuit an epoch). The consumer of a live job asks for a
+///    piece of work, named by circuit, model commitment and input commitment
+///    (`requestWork`); then anyone may settle it (`settleWork`) with a proof that this
+///    model applied to this input gives some output, for this job, in `workUnits`
+///    multiply-accumulates. The proof is the authority: no meter signs work, and meter
+///    attestation does not apply.
 ///
 /// Replay protection keys on the statement: a proof only settles against the stored
 /// state it continues, so neither the same proof nor a re-randomised one (Groth16 proofs
-/// are malleable) can settle an epoch twice.
+/// are malleable) can settle an epoch twice. A piece of work is keyed by
+/// keccak256(abi.encode(jobId, circuitId, model, input)) and settles once: the second
+/// proof of it, re-randomised or not, finds it `Settled`.
 ///
 /// Rules decided here:
 ///  - Bill larger than the escrow: the epoch still settles (the proof shows the usage
@@ -46,6 +56,15 @@ import {ResourceToken} from "./ResourceToken.sol";
 ///    The consumer can move `expiresAt` (not into the past) while the job is live.
 ///  - Meters belong to the provider that registered them first, for good. Re-registering
 ///    (a new capacity) clears the attestor's approval.
+///  - Work is paid in one class (`workTariff`, default GPU at 1 token base unit per
+///    multiply-accumulate): bill = floor(workUnits · amount / per), read at settlement.
+///    The escrow cap, `EscrowShortfall` and the protocol fee apply as to an epoch.
+///  - Only the consumer requests work: otherwise a provider could bill any escrow for
+///    work nobody asked for. A request is for one input and settles once; the provider
+///    may settle it until the job's deadline, like an epoch.
+///  - The work units are what the proof's circuit counts for its shape (the verifying
+///    key fixes the shape), so the consumer chooses the price of a request by choosing
+///    the circuit.
 contract Settlement is AccessControl, EIP712, IERC1155Receiver {
     /// @notice Registers circuits, sets tariffs, the protocol fee, the settlement grace and
     ///         whether meters need an attestor's approval.
@@ -96,6 +115,24 @@ contract Settlement is AccessControl, EIP712, IERC1155Receiver {
         uint128 per;
     }
 
+    /// @notice One piece of work, as proven: for job `jobId`, the model committed to as
+    ///         `model` applied to the input committed to as `input` gives the output
+    ///         committed to as `output`, in `workUnits` multiply-accumulates.
+    struct WorkStatement {
+        uint64 jobId;
+        uint256 model;
+        uint256 input;
+        uint256 output;
+        uint64 workUnits;
+    }
+
+    /// @notice Lifecycle of a piece of work.
+    enum WorkStatus {
+        None,
+        Requested,
+        Settled
+    }
+
     /// @notice Lifecycle of a job.
     enum JobStatus {
         None,
@@ -142,9 +179,16 @@ contract Settlement is AccessControl, EIP712, IERC1155Receiver {
     /// @notice Circuit registry: the verifier of each circuit id (zero: not registered).
     mapping(bytes32 circuitId => IGroth16Verifier verifier) public verifiers;
 
+    /// @notice Workload circuit registry: the verifier of each circuit id (zero: not
+    ///         registered). Kept apart from `verifiers`, so neither kind of circuit can
+    ///         stand in for the other.
+    mapping(bytes32 circuitId => IGroth16Verifier verifier) public workVerifiers;
+
     mapping(address meter => Meter) private _meters;
     mapping(uint64 jobId => Job) private _jobs;
     Tariff[CLASSES] private _tariffs;
+    mapping(bytes32 workKey => WorkStatus) private _work;
+    Tariff private _workTariff;
 
     /// @notice Number of jobs opened so far; job ids are 1 ..= jobCount.
     uint64 public jobCount;
@@ -154,6 +198,8 @@ contract Settlement is AccessControl, EIP712, IERC1155Receiver {
     uint16 public protocolFeeBps;
     /// @notice Whether meters need an attestor's approval to open and settle jobs.
     bool public attestationRequired;
+    /// @dev The class work is paid in; shares the slot above, which settling work reads anyway.
+    uint8 private _workClass;
 
     /// @notice `provider` registered `meter` (or changed its capacity) with `capacity`.
     event MeterRegistered(address indexed meter, address indexed provider, uint48[5] capacity);
@@ -203,9 +249,31 @@ contract Settlement is AccessControl, EIP712, IERC1155Receiver {
         uint256[5] burned,
         uint256[5] minted
     );
-    /// @notice The escrow of job `jobId` did not cover the epoch just settled: `unpaid` per
-    ///         class was billed but not paid.
+    /// @notice The escrow of job `jobId` did not cover the epoch or work just settled:
+    ///         `unpaid` per class was billed but not paid.
     event EscrowShortfall(uint64 indexed jobId, uint256[5] unpaid);
+    /// @notice Workload circuit `circuitId` is now verified by `verifier` (zero: removed).
+    event WorkCircuitSet(bytes32 indexed circuitId, address verifier);
+    /// @notice Work now costs `amount` base units of class `class` per `per` work units.
+    event WorkTariffSet(uint256 indexed class, uint128 amount, uint128 per);
+    /// @notice The consumer of job `jobId` asked for `model` to be run on `input` with
+    ///         workload circuit `circuitId`.
+    event WorkRequested(uint64 indexed jobId, bytes32 indexed circuitId, uint256 model, uint256 input);
+    /// @notice `provider` was paid for running `model` on `input` in job `jobId`, proven
+    ///         with workload circuit `circuitId` to give `output` in `workUnits`
+    ///         multiply-accumulates: `burned` tokens of the work class left the escrow,
+    ///         `minted` went to the provider (the difference is the protocol fee).
+    event WorkSettled(
+        uint64 indexed jobId,
+        bytes32 indexed circuitId,
+        address indexed provider,
+        uint256 model,
+        uint256 input,
+        uint256 output,
+        uint64 workUnits,
+        uint256 burned,
+        uint256 minted
+    );
 
     /// @notice An address that must be set is zero.
     error ZeroAddress();
@@ -252,13 +320,24 @@ contract Settlement is AccessControl, EIP712, IERC1155Receiver {
     error InvalidProof();
     /// @notice This contract only takes tokens it pulls itself into a job's escrow.
     error UnexpectedTokens();
+    /// @notice No verifier is registered for workload circuit `circuitId`.
+    error UnknownWorkCircuit(bytes32 circuitId);
+    /// @notice A commitment (model, input or output) is not below the scalar field modulus r.
+    error CommitmentNotInField(uint256 commitment);
+    /// @notice This work was requested already (and is not settled yet).
+    error WorkAlreadyRequested(uint64 jobId, bytes32 circuitId, uint256 model, uint256 input);
+    /// @notice The job's consumer never requested this work.
+    error WorkNotRequested(uint64 jobId, bytes32 circuitId, uint256 model, uint256 input);
+    /// @notice This work was settled already: a replayed or re-randomised proof of it.
+    error WorkAlreadySettled(uint64 jobId, bytes32 circuitId, uint256 model, uint256 input);
 
     /// @notice Deploys the settlement contract. It must then be given ResourceToken's
     ///         MINTER_ROLE, and circuits must be registered, before jobs can settle.
     /// @param token_ The resource token contract.
     /// @param admin Receives DEFAULT_ADMIN_ROLE and GOVERNANCE_ROLE.
-    /// @dev Starts with every tariff at 1 token base unit per quantity unit, no protocol
-    ///      fee, DEFAULT_SETTLEMENT_GRACE and no attestation requirement.
+    /// @dev Starts with every tariff at 1 token base unit per quantity unit, work paid in
+    ///      class 0 (GPU) at 1 per work unit, no protocol fee, DEFAULT_SETTLEMENT_GRACE and
+    ///      no attestation requirement.
     constructor(ResourceToken token_, address admin) EIP712("zkmeter", "1") {
         if (address(token_) == address(0) || admin == address(0)) revert ZeroAddress();
         token = token_;
@@ -267,6 +346,7 @@ contract Settlement is AccessControl, EIP712, IERC1155Receiver {
         for (uint256 c; c < CLASSES; ++c) {
             _tariffs[c] = Tariff(1, 1);
         }
+        _workTariff = Tariff(1, 1);
         settlementGrace = DEFAULT_SETTLEMENT_GRACE;
     }
 
@@ -337,11 +417,35 @@ contract Settlement is AccessControl, EIP712, IERC1155Receiver {
     /// @param circuitId The circuit's id, e.g. keccak256 of its name and record slots.
     /// @param verifier A Groth16Verifier deployed with the circuit's verifying key.
     function setCircuit(bytes32 circuitId, IGroth16Verifier verifier) external onlyRole(GOVERNANCE_ROLE) {
-        if (address(verifier) != address(0) && address(verifier).code.length == 0) {
-            revert NotAContract(address(verifier));
-        }
+        _requireCodeOrZero(verifier);
         verifiers[circuitId] = verifier;
         emit CircuitSet(circuitId, address(verifier));
+    }
+
+    /// @notice Registers `verifier` as the verifier of workload circuit `circuitId`, or
+    ///         removes it (verifier zero). GOVERNANCE_ROLE only. Requests for a removed
+    ///         circuit can no longer be made or settled.
+    /// @param circuitId The workload circuit's id (e.g. from its key header).
+    /// @param verifier A Groth16Verifier deployed with the circuit's 4-input verifying key.
+    function setWorkCircuit(bytes32 circuitId, IGroth16Verifier verifier) external onlyRole(GOVERNANCE_ROLE) {
+        _requireCodeOrZero(verifier);
+        workVerifiers[circuitId] = verifier;
+        emit WorkCircuitSet(circuitId, address(verifier));
+    }
+
+    /// @notice Sets the price of work: `amount` base units of class `class` per `per` work
+    ///         units (multiply-accumulates). Applies to all work settled from now on,
+    ///         requested before or not. GOVERNANCE_ROLE only.
+    /// @param class The resource class work is paid in.
+    /// @param amount Token base units charged per `per` work units (zero: free).
+    /// @param per Work units the amount is for; at least 1.
+    function setWorkTariff(uint256 class, uint128 amount, uint128 per) external onlyRole(GOVERNANCE_ROLE) {
+        if (class >= CLASSES) revert UnknownClass(class);
+        if (per == 0) revert ZeroTariffDenominator();
+        // forge-lint: disable-next-line(unsafe-typecast) class < CLASSES
+        _workClass = uint8(class);
+        _workTariff = Tariff(amount, per);
+        emit WorkTariffSet(class, amount, per);
     }
 
     /// @notice Sets the price of class `class`: `amount` token base units per `per`
@@ -389,6 +493,15 @@ contract Settlement is AccessControl, EIP712, IERC1155Receiver {
         if (class >= CLASSES) revert UnknownClass(class);
         Tariff storage t = _tariffs[class];
         return (t.amount, t.per);
+    }
+
+    /// @notice The price of work.
+    /// @return class The resource class work is paid in.
+    /// @return amount Token base units charged per `per` work units.
+    /// @return per Work units the amount is for.
+    function workTariff() external view returns (uint256 class, uint128 amount, uint128 per) {
+        Tariff storage t = _workTariff;
+        return (_workClass, t.amount, t.per);
     }
 
     // ------------------------------------------------------------------ jobs
@@ -535,6 +648,79 @@ contract Settlement is AccessControl, EIP712, IERC1155Receiver {
         }
     }
 
+    // ------------------------------------------------------------------ work
+
+    /// @notice Asks for `model` to be run on `input` in job `jobId`, proven with workload
+    ///         circuit `circuitId`: only then can the work be settled (and billed to the
+    ///         job's escrow). Consumer of a live job only; each (job, circuit, model,
+    ///         input) once.
+    /// @param jobId A live job of the caller's.
+    /// @param circuitId A registered workload circuit: it fixes the shape, and so the
+    ///        work units the request will cost.
+    /// @param model The model commitment (< r).
+    /// @param input The input commitment (< r).
+    function requestWork(uint64 jobId, bytes32 circuitId, uint256 model, uint256 input) external {
+        Job storage job = _live(jobId);
+        if (msg.sender != job.consumer) revert NotConsumer(jobId);
+        _workVerifier(circuitId);
+        if (model >= R) revert CommitmentNotInField(model);
+        if (input >= R) revert CommitmentNotInField(input);
+        bytes32 key = _workKey(jobId, circuitId, model, input);
+        WorkStatus status = _work[key];
+        if (status == WorkStatus.Requested) revert WorkAlreadyRequested(jobId, circuitId, model, input);
+        if (status == WorkStatus.Settled) revert WorkAlreadySettled(jobId, circuitId, model, input);
+        _work[key] = WorkStatus.Requested;
+        emit WorkRequested(jobId, circuitId, model, input);
+    }
+
+    /// @notice Settles requested work: verifies the proof with workload circuit
+    ///         `circuitId`'s verifier against [model, input, output, jobId | workUnits << 64,
+    ///         0, 0], marks the work settled, burns the bill (workUnits × work tariff,
+    ///         capped by the work class's escrow, see `EscrowShortfall`) from the escrow and
+    ///         mints it, less the protocol fee, to the job's provider. Anyone may call: the
+    ///         proof is the authority. The job must be live.
+    /// @param circuitId The workload circuit the work was requested with.
+    /// @param statement The work: job, model, input and output commitments, work units.
+    /// @param proof The Groth16 proof: A.x, A.y, B.x.c1, B.x.c0, B.y.c1, B.y.c0, C.x, C.y.
+    function settleWork(bytes32 circuitId, WorkStatement calldata statement, uint256[8] calldata proof) external {
+        IGroth16Verifier verifier = _workVerifier(circuitId);
+        Job storage job = _live(statement.jobId);
+        bytes32 key = _workKey(statement.jobId, circuitId, statement.model, statement.input);
+        WorkStatus status = _work[key];
+        if (status != WorkStatus.Requested) {
+            if (status == WorkStatus.None) {
+                revert WorkNotRequested(statement.jobId, circuitId, statement.model, statement.input);
+            }
+            revert WorkAlreadySettled(statement.jobId, circuitId, statement.model, statement.input);
+        }
+        if (statement.output >= R) revert CommitmentNotInField(statement.output);
+        uint256[6] memory inputs = [
+            statement.model,
+            statement.input,
+            statement.output,
+            uint256(statement.jobId) | uint256(statement.workUnits) << 64,
+            0,
+            0
+        ];
+        if (!verifier.verifyProof(proof, inputs)) revert InvalidProof();
+        _work[key] = WorkStatus.Settled;
+        _payWork(job, circuitId, statement);
+    }
+
+    /// @notice Where a piece of work stands.
+    /// @param jobId The job.
+    /// @param circuitId The workload circuit.
+    /// @param model The model commitment.
+    /// @param input The input commitment.
+    /// @return status None (never requested), Requested, or Settled.
+    function workStatus(uint64 jobId, bytes32 circuitId, uint256 model, uint256 input)
+        external
+        view
+        returns (WorkStatus status)
+    {
+        return _work[_workKey(jobId, circuitId, model, input)];
+    }
+
     /// @notice The six public inputs `settle` would verify `statement`'s proof against:
     ///         x0 prev.head; x1 next.head; x2 prev.seq | prev.endMs << 64 | next.endMs << 128 |
     ///         (next.seq − prev.seq) << 192; x3 total[0] | total[1] << 64 | total[2] << 128;
@@ -624,6 +810,22 @@ contract Settlement is AccessControl, EIP712, IERC1155Receiver {
         if (address(verifier) == address(0)) revert UnknownCircuit(circuitId);
     }
 
+    function _workVerifier(bytes32 circuitId) private view returns (IGroth16Verifier verifier) {
+        verifier = workVerifiers[circuitId];
+        if (address(verifier) == address(0)) revert UnknownWorkCircuit(circuitId);
+    }
+
+    /// @dev A verifier to register must have code; zero (removing a circuit) is fine.
+    function _requireCodeOrZero(IGroth16Verifier verifier) private view {
+        if (address(verifier) != address(0) && address(verifier).code.length == 0) {
+            revert NotAContract(address(verifier));
+        }
+    }
+
+    function _workKey(uint64 jobId, bytes32 circuitId, uint256 model, uint256 input) private pure returns (bytes32) {
+        return keccak256(abi.encode(jobId, circuitId, model, input));
+    }
+
     /// @dev Everything `settle` checks before the proof, then the move to the new state;
     ///      returns the public inputs the proof must be checked against (a failing check
     ///      reverts the state change with everything else).
@@ -672,21 +874,58 @@ contract Settlement is AccessControl, EIP712, IERC1155Receiver {
             if (total == 0) continue;
             Tariff memory t = _tariffs[c];
             uint256 bill = total * t.amount / t.per;
-            uint256 available = job.escrow[c];
-            uint256 paid = bill < available ? bill : available;
+            uint256 paid = _take(job.escrow, c, bill);
             if (paid < bill) {
                 unpaid[c] = bill - paid;
                 shortfall = true;
             }
             if (paid == 0) continue;
-            // forge-lint: disable-next-line(unsafe-typecast) below `available`, a uint128
-            job.escrow[c] = uint128(available - paid);
             burned[c] = paid;
             minted[c] = paid - paid * feeBps / 10_000;
         }
         _burnAndMint(provider, burned, minted);
         emit Settled(s.jobId, circuitId, provider, s.next.head, s.next.seq, s.next.endMs, s.totals, burned, minted);
         if (shortfall) emit EscrowShortfall(s.jobId, unpaid);
+    }
+
+    /// @dev Takes `bill` of class `c` from the job's escrow, or all it holds if less;
+    ///      returns what it took.
+    function _take(uint128[5] storage escrow, uint256 c, uint256 bill) private returns (uint256 paid) {
+        uint256 available = escrow[c];
+        paid = bill < available ? bill : available;
+        // forge-lint: disable-next-line(unsafe-typecast) below `available`, a uint128
+        if (paid != 0) escrow[c] = uint128(available - paid);
+    }
+
+    /// @dev Bills proven work in the work class, takes what the escrow covers, burns it
+    ///      and mints it less the fee to the provider, and emits the settlement's events.
+    function _payWork(Job storage job, bytes32 circuitId, WorkStatement calldata s) private {
+        uint256 c = _workClass;
+        Tariff memory t = _workTariff;
+        uint256 bill = uint256(s.workUnits) * t.amount / t.per;
+        uint256[5] memory burned;
+        uint256[5] memory minted;
+        burned[c] = _take(job.escrow, c, bill);
+        minted[c] = burned[c] - burned[c] * protocolFeeBps / 10_000;
+        address provider = _meters[job.meter].provider;
+        _burnAndMint(provider, burned, minted);
+        _emitWorkSettled(circuitId, s, provider, burned[c], minted[c]);
+        if (burned[c] < bill) {
+            uint256[5] memory unpaid;
+            unpaid[c] = bill - burned[c];
+            emit EscrowShortfall(s.jobId, unpaid);
+        }
+    }
+
+    /// @dev Apart from `_payWork` only for the stack: the event has nine fields.
+    function _emitWorkSettled(
+        bytes32 circuitId,
+        WorkStatement calldata s,
+        address provider,
+        uint256 burned,
+        uint256 minted
+    ) private {
+        emit WorkSettled(s.jobId, circuitId, provider, s.model, s.input, s.output, s.workUnits, burned, minted);
     }
 
     /// @dev One burnBatch from this contract's escrow and one mintBatch to the provider,

@@ -245,13 +245,86 @@ contract Groth16VerifierTest is Test {
             assertEq(ic[i][1], ic2[i][1]);
         }
         assertEq(verifier.PUBLIC_INPUTS(), 6);
+        assertEq(verifier.MAX_PUBLIC_INPUTS(), 6);
     }
 
     function test_constructorRefusesAWrongNumberOfIcPoints() public {
         (uint256[2] memory a, uint256[4] memory b, uint256[4] memory g, uint256[4] memory d,) = Trapdoor.vk(IC0);
-        uint256[2][] memory ic = new uint256[2][](6);
-        vm.expectRevert(abi.encodeWithSelector(Groth16Verifier.VerifyingKeyLength.selector, 6));
-        new Groth16Verifier(a, b, g, d, ic);
+        uint256[3] memory lengths = [uint256(0), 1, 8];
+        for (uint256 i; i < lengths.length; ++i) {
+            uint256[2][] memory ic = new uint256[2][](lengths[i]);
+            vm.expectRevert(abi.encodeWithSelector(Groth16Verifier.VerifyingKeyLength.selector, lengths[i]));
+            new Groth16Verifier(a, b, g, d, ic);
+        }
+    }
+
+    // ------------------------------------------------------------ fewer than six inputs
+
+    function _deployWith(uint256 inputs) internal returns (Groth16Verifier) {
+        (uint256[2] memory a, uint256[4] memory b, uint256[4] memory g, uint256[4] memory d, uint256[2][] memory ic) =
+            Trapdoor.vk(IC0, inputs);
+        return new Groth16Verifier(a, b, g, d, ic);
+    }
+
+    /// @dev `_inputs(seed)` with the words from `used` on zeroed.
+    function _padded(uint256 seed, uint256 used) internal pure returns (uint256[6] memory x) {
+        x = _inputs(seed);
+        for (uint256 i = used; i < 6; ++i) {
+            x[i] = 0;
+        }
+    }
+
+    function test_everyInputCountFromOneToSix() public {
+        for (uint256 k = 1; k <= 6; ++k) {
+            Groth16Verifier v = _deployWith(k);
+            assertEq(v.PUBLIC_INPUTS(), k);
+            uint256[6] memory x = _padded(k, k);
+            uint256[8] memory proof = Trapdoor.prove(IC0, x, 21 + k);
+            assertTrue(v.verifyProof(proof, x), "valid proof, zero padding");
+            // Every used input is bound.
+            for (uint256 i; i < k; ++i) {
+                uint256[6] memory y = x;
+                y[i] = addmod(y[i], 1, R);
+                assertFalse(v.verifyProof(proof, y));
+            }
+            // The key reads back with (0, 0) beyond the circuit's points.
+            (,,,, uint256[2][7] memory ic) = v.verifyingKey();
+            for (uint256 i; i < 7; ++i) {
+                uint256[2] memory expected = i <= k ? Trapdoor.g1(IC0 + i) : [uint256(0), 0];
+                assertEq(ic[i][0], expected[0]);
+                assertEq(ic[i][1], expected[1]);
+            }
+        }
+    }
+
+    function testFuzz_unusedInputsMustBeZero(uint8 used, uint8 index, uint256 value) public {
+        uint256 k = bound(used, 1, 5);
+        uint256 i = bound(index, k, 5);
+        value = bound(value, 1, type(uint256).max);
+        Groth16Verifier v = _deployWith(k);
+        uint256[6] memory x = _padded(k, k);
+        uint256[8] memory proof = Trapdoor.prove(IC0, x, 3);
+        x[i] = value;
+        // With a zero IC point any value would verify, so the verifier refuses it outright.
+        vm.expectRevert(abi.encodeWithSelector(Groth16Verifier.UnusedInputNotZero.selector, i));
+        v.verifyProof(proof, x);
+    }
+
+    function test_batchWithFewerInputs() public {
+        Groth16Verifier v = _deployWith(4);
+        uint256[8][] memory proofs = new uint256[8][](3);
+        uint256[6][] memory inputs = new uint256[6][](3);
+        for (uint256 i; i < 3; ++i) {
+            inputs[i] = _padded(40 + i, 4);
+            proofs[i] = Trapdoor.prove(IC0, inputs[i], 50 + i);
+        }
+        assertTrue(v.verifyBatch(proofs, inputs));
+        inputs[2][3] = addmod(inputs[2][3], 1, R);
+        assertFalse(v.verifyBatch(proofs, inputs));
+        inputs[2][3] = addmod(inputs[2][3], R - 1, R);
+        inputs[1][5] = 1;
+        vm.expectRevert(abi.encodeWithSelector(Groth16Verifier.UnusedInputNotZero.selector, 6 + 5));
+        v.verifyBatch(proofs, inputs);
     }
 
     function test_constructorRefusesCoordinatesNotInTheField() public {

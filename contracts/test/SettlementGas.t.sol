@@ -4,10 +4,10 @@ pragma solidity 0.8.30;
 import {Settlement} from "../src/Settlement.sol";
 import {SettlementFixture} from "./helpers/SettlementFixture.sol";
 
-/// @notice `settle` and `settleBatch` gas with the real Groth16Verifier, every account and
-///         slot cold as in a transaction of its own. The execution gas of each call is kept in
-///         snapshots/SettlementGasTest.json; the logs (-vv) add calldata and the 21 000 every
-///         transaction pays.
+/// @notice `settle`, `settleBatch` and `settleWork` gas with the real Groth16Verifier, every
+///         account and slot cold as in a transaction of its own. The execution gas of each
+///         call is kept in snapshots/settle.json, settleBatch.json and settleWork.json; the
+///         logs (-vv) add calldata and the 21 000 every transaction pays.
 contract SettlementGasTest is SettlementFixture {
     uint64 internal jobId;
     Settlement.MeterStatement internal next;
@@ -126,5 +126,35 @@ contract SettlementGasTest is SettlementFixture {
 
     function test_gas_batchOf8ThreeClasses() public {
         _measureBatch(8, [uint64(3_600_000), 230_400_000, 0, 0, 1_500_000], ", 3 classes billed each");
+    }
+
+    // ------------------------------------------------------------ work
+
+    /// @dev Multiply-accumulates of one row through a 784-128-10 MLP.
+    uint64 internal constant MLP_UNITS = 784 * 128 + 128 * 10;
+
+    function _measureWork(string memory label) internal {
+        Settlement.WorkStatement memory s = _workStatement(jobId, 1, MLP_UNITS);
+        _requestWork(s);
+        uint256[8] memory p = _proveWork(s, 4242);
+        vm.cool(address(settlement));
+        vm.cool(address(token));
+        vm.cool(address(workVerifier));
+        settlement.settleWork(WORK, s, p);
+        uint256 execution = vm.snapshotGasLastCall("settleWork", label);
+        uint256 calldataGas = _calldataGas(abi.encodeCall(Settlement.settleWork, (WORK, s, p)));
+        emit log_named_string("case", label);
+        emit log_named_uint("  settleWork execution gas", execution);
+        emit log_named_uint("  calldata gas", calldataGas);
+        emit log_named_uint("  transaction gas (execution + calldata + 21000)", execution + calldataGas + 21_000);
+    }
+
+    function test_gas_settleWorkFirstPayment() public {
+        _measureWork("first payment, provider holds no tokens yet");
+    }
+
+    function test_gas_settleWorkSteadyState() public {
+        _warmUp();
+        _measureWork("steady state");
     }
 }

@@ -98,3 +98,126 @@ fn a_new_setup_replaces_the_circuits_verifier() {
     let (statement, proof) = epoch(&new, job, genesis, 1);
     d.settle(&mut chain, provider(), SLOTS, &statement, &encode_proof(&proof), &sig).unwrap();
 }
+
+/// A 2×4 · 4×3 int8 matrix multiplication (24 multiply-accumulates) on `input_seed`'s
+/// input: the smallest workload, proven in milliseconds.
+fn tiny_workload(input_seed: u64) -> (zkmeter_circuits::workload::Plan, zkmeter_circuits::workload::Execution) {
+    use rand::{Rng, SeedableRng};
+    use zkmeter_circuits::workload::{Layer, LayerKind, LayerShape, Matrix, Model, Plan, execute};
+
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(5);
+    let weights = (0..12).map(|_| rng.r#gen::<i8>()).collect();
+    let shape = LayerShape { inputs: 4, outputs: 3, kind: LayerKind::MatMul };
+    let model = Model::new(vec![Layer { shape, weights, bias: vec![] }]).unwrap();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(input_seed);
+    let input = Matrix::new(2, 4, (0..8).map(|_| rng.r#gen::<i8>()).collect()).unwrap();
+    let exec = execute(&model, &input).unwrap();
+    (Plan::auto(exec.shape.clone()), exec)
+}
+
+#[test]
+fn settles_requested_work_once_at_the_work_tariff() {
+    use alloy::sol_types::SolCall;
+    use ark_bn254::{Bn254, Fr};
+    use ark_groth16::Groth16;
+    use rand::SeedableRng;
+    use sha3::{Digest, Keccak256};
+    use zkmeter_circuits::KeyHeader;
+    use zkmeter_circuits::workload::WorkloadCircuit;
+    use zkmeter_contracts::bindings::Settlement;
+    use zkmeter_contracts::{CircuitToDeploy, U256, WorkStatus, circuit_id};
+    use zkmeter_verifier::proof_codec::encode_proof;
+
+    let mut chain = EmbeddedChain::in_memory();
+    let meter_prover = prover();
+    let (mut d, job) = setup_job(&mut chain, &meter_prover, None);
+
+    // The workload's key: a stock seeded setup. Key files for workloads are the circuits
+    // crate's; here the header only has to name the circuit and its key.
+    let (plan, exec) = tiny_workload(1);
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(11);
+    let pk = Groth16::<Bn254>::generate_random_parameters_with_reduction(WorkloadCircuit::setup(plan.clone()), &mut rng)
+        .unwrap();
+    let name = plan.circuit_id();
+    let header = KeyHeader { circuit: name.clone(), slots: 0, digest: Keccak256::digest(name.as_bytes()).into() };
+    let deployed = d.add_work_circuit(&mut chain, &CircuitToDeploy { header: &header, vk: &pk.vk }).unwrap().clone();
+    assert_eq!(deployed.circuit_id, circuit_id(&header));
+    assert_eq!(d.work_circuit(&name), Some(&deployed));
+    assert_eq!(d.circuits.len(), 1, "the meter circuit stays as it was");
+    let work = deployed.circuit_id;
+    // A meter key is refused as a workload key before anything is sent.
+    let meter_key = CircuitToDeploy { header: &meter_prover.shape().header, vk: meter_prover.verifying_key() };
+    let err = d.add_work_circuit(&mut chain, &meter_key).unwrap_err();
+    assert!(err.to_string().contains("public inputs"), "{err}");
+
+    // A deployment file from before workloads loads, with none.
+    let mut old = serde_json::to_value(&d).unwrap();
+    old.as_object_mut().unwrap().remove("work_circuits");
+    let old: Deployment = serde_json::from_value(old).unwrap();
+    assert!(old.work_circuits.is_empty());
+    assert_eq!(serde_json::from_value::<Deployment>(serde_json::to_value(&d).unwrap()).unwrap(), d);
+
+    // Work is paid in GPU tokens, 7 per 3 multiply-accumulates, less a 2.5 % fee.
+    d.set_work_tariff(&mut chain, 0, 7, 3).unwrap();
+    let fee = Settlement::setProtocolFeeCall { bps: U256::from(250) };
+    chain.transact("set protocol fee", d.deployer, Some(d.settlement), fee.abi_encode().into()).unwrap();
+    assert_eq!(d.work_tariff(&mut chain).unwrap(), (0, 7, 3));
+
+    let statement = exec.statement(job);
+    assert_eq!(statement.work_units, 24);
+    let prove = |s: &zkmeter_circuits::workload::WorkloadStatement, seed: u64| {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+        let circuit = WorkloadCircuit::assigned(plan.clone(), s, exec.witness.clone());
+        encode_proof(&Groth16::<Bn254>::create_random_proof_with_reduction(circuit, &pk, &mut rng).unwrap())
+    };
+    let proof = prove(&statement, 1);
+    let status = |chain: &mut EmbeddedChain| d.work_status(chain, job, work, statement.model, statement.input).unwrap();
+    assert_eq!(status(&mut chain), WorkStatus::None);
+
+    // Unrequested work is not billed; only the consumer requests.
+    let err = d.settle_work(&mut chain, provider(), work, &statement, &proof).unwrap_err();
+    assert!(err.is_revert_with("WorkNotRequested"), "{err}");
+    let err = d.request_work(&mut chain, provider(), job, work, statement.model, statement.input).unwrap_err();
+    assert!(err.is_revert_with("NotConsumer"), "{err}");
+    d.request_work(&mut chain, consumer(), job, work, statement.model, statement.input).unwrap();
+    assert_eq!(status(&mut chain), WorkStatus::Requested);
+
+    // Meter circuits do not settle work.
+    let meter_circuit = d.circuit(SLOTS).unwrap().circuit_id;
+    let err = d.settle_work(&mut chain, provider(), meter_circuit, &statement, &proof).unwrap_err();
+    assert!(err.is_revert_with("UnknownWorkCircuit"), "{err}");
+    // A wrong output does not verify.
+    let mut wrong = statement;
+    wrong.output += Fr::from(1u64);
+    let err = d.settle_work(&mut chain, provider(), work, &wrong, &proof).unwrap_err();
+    assert!(err.is_revert_with("InvalidProof"), "{err}");
+
+    let provider_before = d.balances(&mut chain, provider()).unwrap();
+    let settled = d.settle_work(&mut chain, provider(), work, &statement, &proof).unwrap();
+    let bill = 24 * 7 / 3; // 56
+    let minted = bill - bill * 250 / 10_000; // 56 − 1
+    assert_eq!((settled.job_id, settled.provider, settled.work_units), (job, provider(), 24));
+    assert_eq!(settled.output, statement.output);
+    assert_eq!((settled.burned, settled.minted), (U256::from(bill), U256::from(minted)));
+    assert!(settled.unpaid.is_none());
+    assert_eq!(status(&mut chain), WorkStatus::Settled);
+    let provider_after = d.balances(&mut chain, provider()).unwrap();
+    assert_eq!(provider_after[0], provider_before[0] + U256::from(minted));
+    assert_eq!(provider_after[1..], provider_before[1..], "only the work class is paid");
+    assert_eq!(d.job(&mut chain, job).unwrap().escrow[0], ESCROW[0] - bill);
+    eprintln!("embedded chain: settle_work gas {}", settled.receipt.gas_used);
+
+    // A second settlement, with the same proof or a fresh one, is refused: settled once.
+    for again in [proof, prove(&statement, 2)] {
+        let err = d.settle_work(&mut chain, provider(), work, &statement, &again).unwrap_err();
+        assert!(err.is_revert_with("WorkAlreadySettled"), "{err}");
+    }
+    // The same model on an input nobody requested is not billed.
+    let (_, other) = tiny_workload(2);
+    let unrequested = other.statement(job);
+    assert_eq!(unrequested.model, statement.model);
+    assert_ne!(unrequested.input, statement.input);
+    let err = d.settle_work(&mut chain, provider(), work, &unrequested, &proof).unwrap_err();
+    assert!(err.is_revert_with("WorkNotRequested"), "{err}");
+    assert_eq!(d.balances(&mut chain, provider()).unwrap(), provider_after);
+}

@@ -11,13 +11,16 @@ import {MockVerifier} from "./MockVerifier.sol";
 import {Trapdoor} from "./Trapdoor.sol";
 
 /// @notice A deployed system: token, settlement, a real Groth16Verifier with a trapdoor key
-///         (circuit REAL) and a mock verifier (circuit MOCK), a registered meter, a consumer
+///         (circuit REAL) and a mock verifier (circuit MOCK), a real 4-input verifier with a
+///         trapdoor key registered as workload circuit WORK, a registered meter, a consumer
 ///         holding tokens of every class and approving the settlement contract.
 abstract contract SettlementFixture is Test {
     uint256 internal constant R = Trapdoor.R;
     uint256 internal constant IC0 = 11;
     bytes32 internal constant REAL = keccak256("zkmeter.meter.v1/trapdoor");
     bytes32 internal constant MOCK = keccak256("zkmeter.meter.v1/mock");
+    uint256 internal constant WORK_IC0 = 23;
+    bytes32 internal constant WORK = keccak256("zkmeter.workload.v1/trapdoor");
     uint256 internal constant METER_KEY = 0xA11CE;
     uint256 internal constant START = 1_700_000_000;
     uint64 internal constant LIFETIME = 30 days;
@@ -35,6 +38,7 @@ abstract contract SettlementFixture is Test {
     Settlement internal settlement;
     Groth16Verifier internal verifier;
     MockVerifier internal mock;
+    Groth16Verifier internal workVerifier;
 
     function setUp() public virtual {
         vm.warp(START);
@@ -44,6 +48,8 @@ abstract contract SettlementFixture is Test {
             Trapdoor.vk(IC0);
         verifier = new Groth16Verifier(a, b, g, d, ic);
         mock = new MockVerifier();
+        (a, b, g, d, ic) = Trapdoor.vk(WORK_IC0, 4);
+        workVerifier = new Groth16Verifier(a, b, g, d, ic);
 
         vm.startPrank(admin);
         token.grantRole(token.MINTER_ROLE(), address(settlement));
@@ -51,6 +57,7 @@ abstract contract SettlementFixture is Test {
         settlement.grantRole(settlement.ATTESTOR_ROLE(), attestor);
         settlement.setCircuit(REAL, verifier);
         settlement.setCircuit(MOCK, mock);
+        settlement.setWorkCircuit(WORK, workVerifier);
         uint256[] memory ids = new uint256[](5);
         uint256[] memory amounts = new uint256[](5);
         for (uint256 c; c < 5; ++c) {
@@ -130,5 +137,37 @@ abstract contract SettlementFixture is Test {
         uint256[8] memory proof = _prove(s, 1);
         bytes memory sig = _sign(METER_KEY, s);
         settlement.settle(REAL, s, proof, sig);
+    }
+
+    // ------------------------------------------------------------ work
+
+    /// @dev Work for `jobId` on a model and input named by `seed`.
+    function _workStatement(uint64 jobId, uint256 seed, uint64 workUnits)
+        internal
+        pure
+        returns (Settlement.WorkStatement memory s)
+    {
+        s.jobId = jobId;
+        s.model = uint256(keccak256(abi.encode("model", seed))) % R;
+        s.input = uint256(keccak256(abi.encode("input", seed))) % R;
+        s.output = uint256(keccak256(abi.encode("output", seed))) % R;
+        s.workUnits = workUnits;
+    }
+
+    /// @dev The workload circuit's public inputs, packed here independently of the contract.
+    function _workInputs(Settlement.WorkStatement memory s) internal pure returns (uint256[6] memory x) {
+        x[0] = s.model;
+        x[1] = s.input;
+        x[2] = s.output;
+        x[3] = uint256(s.jobId) + uint256(s.workUnits) * 2 ** 64;
+    }
+
+    function _proveWork(Settlement.WorkStatement memory s, uint256 c) internal view returns (uint256[8] memory) {
+        return Trapdoor.prove(WORK_IC0, _workInputs(s), c);
+    }
+
+    function _requestWork(Settlement.WorkStatement memory s) internal {
+        vm.prank(consumer);
+        settlement.requestWork(s.jobId, WORK, s.model, s.input);
     }
 }

@@ -48,8 +48,23 @@ library Trapdoor {
         ];
     }
 
-    /// @notice The verifying key with IC[i] = (ic0 + i)·G1.
+    /// @notice The verifying key of a six-input circuit with IC[i] = (ic0 + i)·G1.
     function vk(uint256 ic0)
+        internal
+        view
+        returns (
+            uint256[2] memory alpha,
+            uint256[4] memory beta,
+            uint256[4] memory gamma,
+            uint256[4] memory delta,
+            uint256[2][] memory ic
+        )
+    {
+        return vk(ic0, 6);
+    }
+
+    /// @notice The verifying key of an `inputs`-input circuit with IC[i] = (ic0 + i)·G1.
+    function vk(uint256 ic0, uint256 inputs)
         internal
         view
         returns (
@@ -64,13 +79,14 @@ library Trapdoor {
         beta = g2(3);
         gamma = g2(5);
         delta = g2(7);
-        ic = new uint256[2][](7);
-        for (uint256 i; i < 7; ++i) {
+        ic = new uint256[2][](inputs + 1);
+        for (uint256 i; i <= inputs; ++i) {
             ic[i] = g1(ic0 + i);
         }
     }
 
-    /// @notice A valid proof of `input` for vk(ic0); `c` picks one of the many.
+    /// @notice A valid proof of `input` for vk(ic0, k) and any k, as long as the inputs
+    ///         from k on are zero (their terms vanish); `c` picks one of the many.
     function prove(uint256 ic0, uint256[6] memory input, uint256 c) internal view returns (uint256[8] memory proof) {
         uint256 v = ic0 % R;
         for (uint256 i; i < 6; ++i) {
