@@ -6,16 +6,17 @@
 //! ```text
 //! magic      8 bytes   "ZKMKEY\0\x01"
 //! kind       1 byte    1 = proving key, 2 = verifying key
-//! circuit    1 + n     length-prefixed circuit id, e.g. "zkmeter.meter.v1"
-//! slots      4 bytes   record slots N, little-endian
-//! digest    32 bytes   SHA-256 of the circuit's constraint matrices
+//! circuit    1 + n     length-prefixed circuit id, e.g. "zkmeter.meter.v1" (n ≤ 255)
+//! slots      4 bytes   record slots N, little-endian (0 for workload circuits)
+//! digest    32 bytes   SHA-256 of the circuit id and its constraint matrices
 //! checksum  32 bytes   SHA-256 of the body
 //! body                 the key
 //! ```
 //!
-//! The header catches mistakes — a key for another N, another circuit, or an older
-//! version of this circuit, a truncated or corrupted file — with an error that
-//! says which. It is not a security boundary: trust in a verifying key comes from
+//! The header catches mistakes — a key for another N, another circuit (the meter
+//! circuit, or a workload circuit of another shape or plan), or an older version of
+//! this circuit, a truncated or corrupted file — with an error that says which and
+//! the command that makes the right keys. It is not a security boundary: trust in a verifying key comes from
 //! where it came from (your own `zkmeter setup`, a ceremony transcript, the
 //! verifier deployed on-chain). `zkmeter setup` is a single-party setup whose
 //! toxic waste exists in memory while it runs: fine for development, not for
@@ -25,7 +26,8 @@ use ark_bn254::{Bn254, Fr};
 use ark_ff::{BigInteger, PrimeField};
 use ark_groth16::{Groth16, ProvingKey, VerifyingKey};
 use ark_relations::gr1cs::{
-    ConstraintSynthesizer, ConstraintSystem, Matrix, OptimizationGoal, R1CS_PREDICATE_LABEL, SynthesisMode,
+    ConstraintSynthesizer, ConstraintSystem, ConstraintSystemRef, Matrix, OptimizationGoal, R1CS_PREDICATE_LABEL,
+    SynthesisError, SynthesisMode,
 };
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress, Validate};
 use rand::{CryptoRng, RngCore};
@@ -34,9 +36,13 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::meter_circuit::MeterCircuit;
+use crate::workload::{Method, Plan, WORKLOAD_CIRCUIT_PREFIX, WorkloadCircuit};
 
 /// Identifies the meter circuit (and its version) in key and proof files.
 pub const METER_CIRCUIT_ID: &str = "zkmeter.meter.v1";
+
+/// Longest circuit id a key file can hold (its length is one byte).
+pub const MAX_CIRCUIT_ID_LEN: usize = u8::MAX as usize;
 
 const MAGIC: &[u8; 8] = b"ZKMKEY\0\x01";
 
@@ -61,11 +67,13 @@ impl fmt::Display for KeyKind {
 /// What a key is for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyHeader {
-    /// Circuit id, [`METER_CIRCUIT_ID`] for the meter circuit.
+    /// Circuit id: [`METER_CIRCUIT_ID`] for the meter circuit, [`Plan::circuit_id`]
+    /// for a workload circuit.
     pub circuit: String,
-    /// Record slots N.
+    /// Record slots N of the meter circuit; 0 for workload circuits, whose size is
+    /// in their circuit id.
     pub slots: u32,
-    /// SHA-256 of the constraint matrices.
+    /// SHA-256 of the circuit id and the constraint matrices.
     pub digest: [u8; 32],
 }
 
@@ -74,10 +82,55 @@ impl KeyHeader {
     pub fn digest_hex(&self) -> String {
         hex::encode(self.digest)
     }
+
+    /// Whether this is a key for a workload circuit (rather than the meter circuit).
+    pub fn is_workload(&self) -> bool {
+        self.circuit.starts_with(WORKLOAD_CIRCUIT_PREFIX)
+    }
+
+    /// The circuit in words, for messages: its id, and N for the meter circuit.
+    pub fn describe(&self) -> String {
+        if self.is_workload() {
+            format!("workload circuit {}", self.circuit)
+        } else {
+            format!("{} with {} record slots", self.circuit, self.slots)
+        }
+    }
+
+    /// The `zkmeter` command that makes keys for this circuit. A workload circuit id
+    /// names the rows and each layer's method but not the model file, so that part
+    /// is left for the user to fill in.
+    pub fn setup_command(&self) -> String {
+        if !self.is_workload() {
+            return format!("zkmeter setup --records {}", self.slots);
+        }
+        let Ok(plan) = self.circuit.parse::<Plan>() else {
+            return "zkmeter workload setup --model <the model file> --rows <its rows>".to_owned();
+        };
+        // `--plan direct` and `--plan freivalds` give every layer one method; a
+        // mixed plan is one that `--plan auto` chose.
+        let methods = plan.methods();
+        let name = if methods.iter().all(|&m| m == Method::Direct) {
+            "direct"
+        } else if methods.iter().all(|&m| m == Method::Freivalds) {
+            "freivalds"
+        } else {
+            "auto"
+        };
+        format!("zkmeter workload setup --model <the model file> --rows {} --plan {name}", plan.shape().rows())
+    }
 }
 
-/// The meter circuit's constraint matrices, made once per process per N: setup,
-/// the key digest and the prover all use them.
+/// The circuit a shape was synthesized from, kept so that setup can synthesize it
+/// again (ark-groth16's setup takes the circuit, not its matrices).
+#[derive(Clone, Debug)]
+enum Source {
+    Meter,
+    Workload(Plan),
+}
+
+/// A circuit's constraint matrices, made once per process per circuit: setup, the
+/// key digest and the prover all use them.
 #[derive(Debug)]
 pub struct CircuitShape {
     /// The header every key for this circuit carries.
@@ -90,42 +143,78 @@ pub struct CircuitShape {
     pub num_witness_variables: usize,
     /// Constraints.
     pub num_constraints: usize,
+    source: Source,
 }
 
 impl CircuitShape {
     /// Synthesizes the meter circuit with `slots` record slots (no witness).
     pub fn meter(slots: u32) -> Self {
+        Self::synthesize(METER_CIRCUIT_ID.to_owned(), slots, Source::Meter)
+    }
+
+    /// Synthesizes the workload circuit for `plan` (no witness). Its keys carry
+    /// [`Plan::circuit_id`] and 0 slots.
+    pub fn workload(plan: &Plan) -> Self {
+        Self::synthesize(plan.circuit_id(), 0, Source::Workload(plan.clone()))
+    }
+
+    fn synthesize(circuit: String, slots: u32, source: Source) -> Self {
         let cs = ConstraintSystem::<Fr>::new_ref();
         cs.set_optimization_goal(OptimizationGoal::Constraints);
         cs.set_mode(SynthesisMode::Setup);
-        MeterCircuit::shape(slots as usize)
+        Blank { source: &source, slots }
             .generate_constraints(cs.clone())
-            .expect("synthesizing the circuit's shape needs no witness and cannot fail");
+            .expect("synthesizing a circuit's shape needs no witness and cannot fail");
         cs.finalize();
         let mut matrices = cs.to_matrices().expect("the constraint system is alive");
-        let matrices = matrices.remove(R1CS_PREDICATE_LABEL).expect("the meter circuit is plain R1CS");
-        let mut hasher = Sha256::new();
-        hasher.update(METER_CIRCUIT_ID.as_bytes());
-        for n in [cs.num_instance_variables(), cs.num_witness_variables(), cs.num_constraints()] {
-            hasher.update((n as u64).to_le_bytes());
-        }
-        for matrix in &matrices {
-            for row in matrix {
-                hasher.update((row.len() as u64).to_le_bytes());
-                for (coeff, column) in row {
-                    hasher.update(coeff.into_bigint().to_bytes_le());
-                    hasher.update((*column as u64).to_le_bytes());
-                }
-            }
-        }
+        let matrices = matrices.remove(R1CS_PREDICATE_LABEL).expect("zkmeter circuits are plain R1CS");
+        let (instance, witness, constraints) =
+            (cs.num_instance_variables(), cs.num_witness_variables(), cs.num_constraints());
+        let digest = digest(&circuit, [instance, witness, constraints], &matrices);
         CircuitShape {
-            header: KeyHeader { circuit: METER_CIRCUIT_ID.to_owned(), slots, digest: hasher.finalize().into() },
+            header: KeyHeader { circuit, slots, digest },
             matrices,
-            num_instance_variables: cs.num_instance_variables(),
-            num_witness_variables: cs.num_witness_variables(),
-            num_constraints: cs.num_constraints(),
+            num_instance_variables: instance,
+            num_witness_variables: witness,
+            num_constraints: constraints,
+            source,
         }
     }
+}
+
+/// The circuit of a [`Source`], unassigned: what setup and the shape synthesize.
+struct Blank<'a> {
+    source: &'a Source,
+    slots: u32,
+}
+
+impl ConstraintSynthesizer<Fr> for Blank<'_> {
+    fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
+        match self.source {
+            Source::Meter => MeterCircuit::shape(self.slots as usize).generate_constraints(cs),
+            Source::Workload(plan) => WorkloadCircuit::setup(plan.clone()).generate_constraints(cs),
+        }
+    }
+}
+
+/// The digest in every key header: SHA-256 over the circuit id, the sizes and every
+/// matrix entry, so that any change to a circuit's constraints changes it.
+fn digest(circuit: &str, sizes: [usize; 3], matrices: &[Matrix<Fr>]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(circuit.as_bytes());
+    for n in sizes {
+        hasher.update((n as u64).to_le_bytes());
+    }
+    for matrix in matrices {
+        for row in matrix {
+            hasher.update((row.len() as u64).to_le_bytes());
+            for (coeff, column) in row {
+                hasher.update(coeff.into_bigint().to_bytes_le());
+                hasher.update((*column as u64).to_le_bytes());
+            }
+        }
+    }
+    hasher.finalize().into()
 }
 
 /// Errors reading or writing key files.
@@ -140,12 +229,12 @@ pub enum KeyError {
         source: std::io::Error,
     },
     /// The file is missing.
-    #[error("key file {path} does not exist: run `zkmeter setup --records {slots}` to create the keys")]
+    #[error("key file {path} does not exist: run `{setup}` to create the keys")]
     Missing {
         /// The file.
         path: PathBuf,
-        /// The N asked for.
-        slots: u32,
+        /// The command that makes it.
+        setup: String,
     },
     /// Not a zkmeter key file at all.
     #[error("{path} is not a zkmeter key file (bad magic or truncated header)")]
@@ -163,67 +252,83 @@ pub enum KeyError {
         /// Found.
         found: KeyKind,
     },
-    /// A key for another circuit or another N.
-    #[error("{path} is a key for circuit {found_circuit} with {found_slots} record slots, but {expected_circuit} with {expected_slots} slots is needed: use the matching key or run `zkmeter setup --records {expected_slots}`")]
+    /// A key for another circuit: another N, the meter circuit where a workload
+    /// circuit is needed (or the reverse), a workload of another shape or plan.
+    #[error("{path} is a key for {}, but {} is needed: use the matching key or run `{}`", .found.describe(), .expected.describe(), .expected.setup_command())]
     WrongCircuit {
         /// The file.
         path: PathBuf,
-        /// Circuit id needed.
-        expected_circuit: String,
-        /// N needed.
-        expected_slots: u32,
-        /// Circuit id in the file.
-        found_circuit: String,
-        /// N in the file.
-        found_slots: u32,
+        /// The circuit needed.
+        expected: Box<KeyHeader>,
+        /// The circuit in the file.
+        found: Box<KeyHeader>,
     },
     /// Same circuit id and N, but different constraints: a key from another
     /// version of the circuit.
-    #[error("{path} was made for a different version of the circuit (constraint digest {found} ≠ {expected}): run `zkmeter setup --records {slots}` again")]
+    #[error("{path} was made for a different version of {} (constraint digest {} ≠ {}): run `{}` again", .expected.describe(), .found.digest_hex(), .expected.digest_hex(), .expected.setup_command())]
     DigestMismatch {
         /// The file.
         path: PathBuf,
-        /// N.
-        slots: u32,
-        /// Digest this build computes.
-        expected: String,
-        /// Digest in the file.
-        found: String,
+        /// The header this build computes.
+        expected: Box<KeyHeader>,
+        /// The header in the file.
+        found: Box<KeyHeader>,
     },
     /// The body does not match its checksum.
-    #[error("{path} is corrupted (checksum mismatch): delete it and run `zkmeter setup` again")]
+    #[error("{path} is corrupted (checksum mismatch): delete it and run `{setup}` again")]
     Corrupt {
         /// The file.
         path: PathBuf,
+        /// The command that makes the key again.
+        setup: String,
     },
     /// The body does not deserialize, or its points are invalid.
-    #[error("{path} has a valid checksum but its key does not decode ({reason}): delete it and run `zkmeter setup` again")]
+    #[error("{path} has a valid checksum but its key does not decode ({reason}): delete it and run `{setup}` again")]
     Undecodable {
         /// The file.
         path: PathBuf,
         /// Why.
         reason: String,
+        /// The command that makes the key again.
+        setup: String,
+    },
+    /// A circuit id too long for the key header.
+    #[error("the circuit id {circuit} has {} bytes, more than the {MAX_CIRCUIT_ID_LEN} a key file holds: use a model with fewer layers", .circuit.len())]
+    CircuitIdTooLong {
+        /// The id.
+        circuit: String,
     },
     /// Setup failed.
     #[error("key generation failed: {0}")]
     Setup(String),
 }
 
-/// Runs a single-party Groth16 setup for the meter circuit with `shape`'s slots.
+/// Refuses a circuit id that no key file can hold, before a setup spends time on it.
+pub fn check_circuit_id(circuit: &str) -> Result<(), KeyError> {
+    if circuit.len() > MAX_CIRCUIT_ID_LEN {
+        return Err(KeyError::CircuitIdTooLong { circuit: circuit.to_owned() });
+    }
+    Ok(())
+}
+
+/// Runs a single-party Groth16 setup for the circuit of `shape`.
 pub fn setup<R: RngCore + CryptoRng>(shape: &CircuitShape, rng: &mut R) -> Result<ProvingKey<Bn254>, KeyError> {
-    Groth16::<Bn254>::generate_random_parameters_with_reduction(MeterCircuit::shape(shape.header.slots as usize), rng)
+    check_circuit_id(&shape.header.circuit)?;
+    let circuit = Blank { source: &shape.source, slots: shape.header.slots };
+    Groth16::<Bn254>::generate_random_parameters_with_reduction(circuit, rng)
         .map_err(|e| KeyError::Setup(e.to_string()))
 }
 
 /// Writes a key file (to a temporary file first, so a crash never leaves half a key).
 pub fn write_key<K: CanonicalSerialize>(path: &Path, kind: KeyKind, header: &KeyHeader, key: &K) -> Result<(), KeyError> {
+    check_circuit_id(&header.circuit)?;
     let io = |source| KeyError::Io { path: path.to_owned(), source };
     let mut body = Vec::with_capacity(key.uncompressed_size());
     key.serialize_uncompressed(&mut body).expect("serializing into a Vec cannot fail");
     let mut out = Vec::with_capacity(body.len() + 128);
     out.extend_from_slice(MAGIC);
     out.push(kind as u8);
-    out.push(u8::try_from(header.circuit.len()).expect("circuit ids are short"));
+    out.push(u8::try_from(header.circuit.len()).expect("checked above"));
     out.extend_from_slice(header.circuit.as_bytes());
     out.extend_from_slice(&header.slots.to_le_bytes());
     out.extend_from_slice(&header.digest);
@@ -237,10 +342,16 @@ pub fn write_key<K: CanonicalSerialize>(path: &Path, kind: KeyKind, header: &Key
     std::fs::rename(&tmp, path).map_err(io)
 }
 
-/// Reads a key file's header and body, checking kind, magic and checksum.
+/// Reads a key file's header and body, checking kind, magic and checksum. A
+/// missing file's error names the setup command its conventional name suggests.
 pub fn read_key_file(path: &Path, kind: KeyKind) -> Result<(KeyHeader, Vec<u8>), KeyError> {
+    read_key(path, kind, || setup_hint(path))
+}
+
+/// [`read_key_file`] with the setup command to suggest if the file is missing.
+fn read_key(path: &Path, kind: KeyKind, setup: impl FnOnce() -> String) -> Result<(KeyHeader, Vec<u8>), KeyError> {
     let bytes = std::fs::read(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => KeyError::Missing { path: path.to_owned(), slots: slots_hint(path) },
+        std::io::ErrorKind::NotFound => KeyError::Missing { path: path.to_owned(), setup: setup() },
         _ => KeyError::Io { path: path.to_owned(), source },
     })?;
     let bad = || KeyError::NotAKeyFile { path: path.to_owned() };
@@ -266,39 +377,37 @@ pub fn read_key_file(path: &Path, kind: KeyKind) -> Result<(KeyHeader, Vec<u8>),
     let slots = u32::from_le_bytes(take(4)?.try_into().expect("4 bytes"));
     let digest: [u8; 32] = take(32)?.try_into().expect("32 bytes");
     let checksum: [u8; 32] = take(32)?.try_into().expect("32 bytes");
+    let header = KeyHeader { circuit, slots, digest };
     if Sha256::digest(rest).as_slice() != checksum {
-        return Err(KeyError::Corrupt { path: path.to_owned() });
+        return Err(KeyError::Corrupt { path: path.to_owned(), setup: header.setup_command() });
     }
-    Ok((KeyHeader { circuit, slots, digest }, rest.to_vec()))
+    Ok((header, rest.to_vec()))
 }
 
-/// The N a key file's conventional name (`meter-N.pk`) suggests, for error messages.
-fn slots_hint(path: &Path) -> u32 {
-    path.file_stem()
-        .and_then(|s| s.to_str())
-        .and_then(|s| s.strip_prefix("meter-"))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(16)
+/// The setup command a key file's conventional name suggests (`meter-N.pk`, or a
+/// workload key's name from [`workload_key_paths`]), for the error of a missing file.
+fn setup_hint(path: &Path) -> String {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    if let Some(name) = stem.strip_prefix(WORKLOAD_FILE_PREFIX) {
+        let circuit = format!("{WORKLOAD_CIRCUIT_PREFIX}{}", name.replace('-', ":"));
+        return KeyHeader { circuit, slots: 0, digest: [0; 32] }.setup_command();
+    }
+    match stem.strip_prefix("meter-").and_then(|n| n.parse::<u32>().ok()) {
+        Some(slots) => format!("zkmeter setup --records {slots}"),
+        None => "zkmeter setup".to_owned(),
+    }
 }
 
 /// Checks that a header is for `expected` (same circuit, N and digest).
 pub fn check_header(path: &Path, found: &KeyHeader, expected: &KeyHeader) -> Result<(), KeyError> {
+    let boxed = || (Box::new(expected.clone()), Box::new(found.clone()));
     if found.circuit != expected.circuit || found.slots != expected.slots {
-        return Err(KeyError::WrongCircuit {
-            path: path.to_owned(),
-            expected_circuit: expected.circuit.clone(),
-            expected_slots: expected.slots,
-            found_circuit: found.circuit.clone(),
-            found_slots: found.slots,
-        });
+        let (expected, found) = boxed();
+        return Err(KeyError::WrongCircuit { path: path.to_owned(), expected, found });
     }
     if found.digest != expected.digest {
-        return Err(KeyError::DigestMismatch {
-            path: path.to_owned(),
-            slots: expected.slots,
-            expected: expected.digest_hex(),
-            found: found.digest_hex(),
-        });
+        let (expected, found) = boxed();
+        return Err(KeyError::DigestMismatch { path: path.to_owned(), expected, found });
     }
     Ok(())
 }
@@ -307,22 +416,37 @@ pub fn check_header(path: &Path, found: &KeyHeader, expected: &KeyHeader) -> Res
 /// (that would take longer than a proof): the checksum catches corruption, and a
 /// proving key can only ever produce proofs that fail to verify, never false ones.
 pub fn load_proving_key(path: &Path, shape: &CircuitShape) -> Result<ProvingKey<Bn254>, KeyError> {
-    let (header, body) = read_key_file(path, KeyKind::Proving)?;
+    let (header, body) = read_key(path, KeyKind::Proving, || shape.header.setup_command())?;
     check_header(path, &header, &shape.header)?;
-    ProvingKey::deserialize_with_mode(body.as_slice(), Compress::No, Validate::No)
-        .map_err(|e| KeyError::Undecodable { path: path.to_owned(), reason: e.to_string() })
+    ProvingKey::deserialize_with_mode(body.as_slice(), Compress::No, Validate::No).map_err(|e| {
+        KeyError::Undecodable { path: path.to_owned(), reason: e.to_string(), setup: header.setup_command() }
+    })
 }
 
 /// Loads a verifying key and its header, validating every point (on the curve, in
 /// the subgroup). The caller checks the header against what it expects.
 pub fn load_verifying_key(path: &Path) -> Result<(KeyHeader, VerifyingKey<Bn254>), KeyError> {
     let (header, body) = read_key_file(path, KeyKind::Verifying)?;
-    let vk = VerifyingKey::deserialize_with_mode(body.as_slice(), Compress::No, Validate::Yes)
-        .map_err(|e| KeyError::Undecodable { path: path.to_owned(), reason: e.to_string() })?;
+    let vk = VerifyingKey::deserialize_with_mode(body.as_slice(), Compress::No, Validate::Yes).map_err(|e| {
+        KeyError::Undecodable { path: path.to_owned(), reason: e.to_string(), setup: header.setup_command() }
+    })?;
     Ok((header, vk))
 }
 
 /// Conventional file names in a key directory: `meter-N.pk`, `meter-N.vk`.
 pub fn key_paths(dir: &Path, slots: u32) -> (PathBuf, PathBuf) {
     (dir.join(format!("meter-{slots}.pk")), dir.join(format!("meter-{slots}.vk")))
+}
+
+/// Start of every workload key's file name.
+const WORKLOAD_FILE_PREFIX: &str = "workload-";
+
+/// A workload's key files in a key directory: `workload-<id>.pk` and `.vk`, `<id>`
+/// being its circuit id after [`WORKLOAD_CIRCUIT_PREFIX`] with `-` for `:` (not
+/// allowed in Windows file names; the id has no `-` of its own), e.g.
+/// `workload-2-4x3md.pk` for `zkmeter.workload.v1:2:4x3md`.
+pub fn workload_key_paths(dir: &Path, plan: &Plan) -> (PathBuf, PathBuf) {
+    let id = plan.circuit_id();
+    let name = id.strip_prefix(WORKLOAD_CIRCUIT_PREFIX).expect("workload circuit ids have the prefix").replace(':', "-");
+    (dir.join(format!("{WORKLOAD_FILE_PREFIX}{name}.pk")), dir.join(format!("{WORKLOAD_FILE_PREFIX}{name}.vk")))
 }

@@ -4,8 +4,8 @@
 //! `node_modules/`). Without it these tests print why they are skipped and pass,
 //! except under CI (the `CI` environment variable set), where they fail.
 //!
-//! Only [`circuit_instance`] knows which circuit is proved (the meter circuit);
-//! everything else works for any circuit.
+//! [`circuit_instance`] (the meter circuit) and [`workload_instance`] (workload
+//! circuits) know which circuit is proved; everything else works for any circuit.
 
 use std::env;
 use std::io::{self, Write};
@@ -21,7 +21,10 @@ use ark_snark::SNARK;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 use zkmeter_circuits::snarkjs::{self, SnarkjsError, write_snarkjs_files};
-use zkmeter_circuits::{MeterCircuit, PerClass, ResourceClass, StreamId, UsageRecord, build_epoch};
+use zkmeter_circuits::workload::{Layer, LayerKind, LayerShape, Matrix, Model, Plan, WorkloadStatement, execute};
+use zkmeter_circuits::{
+    CircuitShape, MeterCircuit, PerClass, ResourceClass, StreamId, UsageRecord, WorkloadProver, build_epoch, keys,
+};
 
 /// The meter circuit with two record slots, proving a real epoch.
 fn circuit_instance() -> (MeterCircuit, Vec<Fr>) {
@@ -33,6 +36,42 @@ fn circuit_instance() -> (MeterCircuit, Vec<Fr>) {
     let caps = PerClass([8, 64, 1 << 40, 1 << 24, 10_000]);
     let (statement, witness) = build_epoch(stream, stream.genesis(), &records, caps, Fr::from(17u64), 2).expect("valid records");
     (MeterCircuit::assigned(statement.instance(), witness), statement.public_inputs().to_vec())
+}
+
+/// A real workload proof from [`WorkloadProver`] (the auto plan) and its statement.
+fn workload_instance(model: &Model, input: &Matrix<i8>, seed: u64) -> (VerifyingKey<Bn254>, Proof<Bn254>, WorkloadStatement) {
+    let execution = execute(model, input).expect("the workload runs");
+    let plan = Plan::auto(execution.shape.clone());
+    let shape = CircuitShape::workload(&plan);
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let pk = keys::setup(&shape, &mut rng).expect("setup");
+    let prover = WorkloadProver::new(plan, shape, pk);
+    let (proof, statement) = prover.prove(5, &execution, &mut rng).expect("prove");
+    (prover.verifying_key().clone(), proof, statement)
+}
+
+/// A 2×4 · 4×3 matmul (int32 output).
+fn matmul() -> (Model, Matrix<i8>) {
+    let shape = LayerShape { inputs: 4, outputs: 3, kind: LayerKind::MatMul };
+    let weights = vec![3, -2, 5, 1, -4, 7, 0, 2, 1, 1, -3, 6];
+    let model = Model::new(vec![Layer { shape, weights, bias: vec![] }]).expect("valid layer");
+    (model, Matrix::new(2, 4, vec![12, -7, 30, 5, -100, 64, 3, -9]).expect("valid input"))
+}
+
+/// 2 rows through 4 → 3 (ReLU, shift 4) → 2 (shift 2; int8 output).
+fn tiny_mlp() -> (Model, Matrix<i8>) {
+    let (matmul, input) = matmul();
+    let first = Layer {
+        shape: LayerShape { inputs: 4, outputs: 3, kind: LayerKind::Requantise { shift: 4, relu: true } },
+        weights: matmul.layers()[0].weights.clone(),
+        bias: vec![10, -20, 30],
+    };
+    let second = Layer {
+        shape: LayerShape { inputs: 3, outputs: 2, kind: LayerKind::Requantise { shift: 2, relu: false } },
+        weights: vec![2, -1, -3, 4, 5, 1],
+        bias: vec![-5, 7],
+    };
+    (Model::new(vec![first, second]).expect("valid layers"), input)
 }
 
 struct Fixture {
@@ -255,4 +294,24 @@ fn export_refuses_wrong_public_input_count() {
             actual: 5
         }
     ));
+}
+
+#[test]
+fn snarkjs_accepts_workload_proofs_and_refuses_a_forged_output() {
+    let Some(bin) = snarkjs_bin() else { return };
+    for (what, (model, input)) in [("the matmul", matmul()), ("the MLP", tiny_mlp())] {
+        let (vk, proof, statement) = workload_instance(&model, &input, 2);
+        let public = statement.public_inputs();
+        let dir = tempfile::tempdir().expect("temporary folder");
+        write_snarkjs_files(dir.path(), &vk, &proof, &public).expect("export");
+        let exported: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join(snarkjs::VERIFICATION_KEY_FILE)).unwrap()).unwrap();
+        assert_eq!(exported["nPublic"], 4, "{what}");
+        assert_accepted(&snarkjs_verify(&bin, &vk, &proof, &public));
+
+        let mut forged = statement;
+        forged.output += Fr::ONE;
+        assert!(!Groth16::<Bn254>::verify(&vk, &forged.public_inputs(), &proof).unwrap());
+        assert_refused(&snarkjs_verify(&bin, &vk, &proof, &forged.public_inputs()), &format!("{what} with output commitment + 1"));
+    }
 }

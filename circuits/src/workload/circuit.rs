@@ -37,6 +37,9 @@ use super::statement::{JOB_ID_BITS, WORKLOAD_PUBLIC_INPUTS, WorkloadStatement, p
 use crate::num::{Num, enforce_equal, enforce_product, product};
 use crate::range_check::{alloc_bits, alloc_boolean};
 
+/// Start of every workload circuit id (see [`Plan::circuit_id`]).
+pub const WORKLOAD_CIRCUIT_PREFIX: &str = "zkmeter.workload.v1:";
+
 /// How a layer's product `acc = X·W` is checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Method {
@@ -99,7 +102,7 @@ impl Plan {
     /// registries tell circuits apart by it (the shape is fixed by the key, not a
     /// public input).
     pub fn circuit_id(&self) -> String {
-        let mut id = format!("zkmeter.workload.v1:{}", self.shape.rows());
+        let mut id = format!("{WORKLOAD_CIRCUIT_PREFIX}{}", self.shape.rows());
         for (l, m) in self.shape.layers().iter().zip(&self.methods) {
             let kind = match l.kind {
                 LayerKind::MatMul => "m".to_string(),
@@ -165,6 +168,55 @@ impl Plan {
             );
             commitment::commit(Tag::Challenge, &transcript)
         })
+    }
+}
+
+/// A circuit id that does not name a workload circuit.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{id:?} is not a workload circuit id ({reason}): ids look like {WORKLOAD_CIRCUIT_PREFIX}2:4x3md, as `zkmeter workload setup` prints them")]
+pub struct CircuitIdError {
+    /// The id given.
+    pub id: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// Reads a [`Plan::circuit_id`] back: a verifier finds a proof's key by it, and a
+/// key's header says with it which setup makes the key again.
+impl std::str::FromStr for Plan {
+    type Err = CircuitIdError;
+
+    fn from_str(id: &str) -> Result<Self, Self::Err> {
+        let bad = |reason: String| CircuitIdError { id: id.to_owned(), reason };
+        let rest = id.strip_prefix(WORKLOAD_CIRCUIT_PREFIX).ok_or_else(|| bad(format!("no {WORKLOAD_CIRCUIT_PREFIX} prefix")))?;
+        let mut parts = rest.split(':');
+        let rows = parts.next().and_then(|r| r.parse().ok()).ok_or_else(|| bad("no row count".into()))?;
+        let mut layers = Vec::new();
+        let mut methods = Vec::new();
+        for part in parts {
+            let layer = || bad(format!("layer {part:?} is not <inputs>x<outputs><m|q<shift>|r<shift>><d|f>"));
+            let (body, method) = match part.strip_suffix('d') {
+                Some(body) => (body, Method::Direct),
+                None => (part.strip_suffix('f').ok_or_else(layer)?, Method::Freivalds),
+            };
+            let (inputs, rest) = body.split_once('x').ok_or_else(layer)?;
+            let kind_at = rest.find(['m', 'q', 'r']).ok_or_else(layer)?;
+            let (outputs, kind) = rest.split_at(kind_at);
+            let kind = match (kind.as_bytes()[0], &kind[1..]) {
+                (b'm', "") => LayerKind::MatMul,
+                (b'q' | b'r', shift) => LayerKind::Requantise {
+                    shift: shift.parse().map_err(|_| layer())?,
+                    relu: kind.starts_with('r'),
+                },
+                _ => return Err(layer()),
+            };
+            let inputs = inputs.parse().map_err(|_| layer())?;
+            let outputs = outputs.parse().map_err(|_| layer())?;
+            layers.push(LayerShape { inputs, outputs, kind });
+            methods.push(method);
+        }
+        let shape = WorkloadShape::new(rows, layers).map_err(|e| bad(e.to_string()))?;
+        Ok(Plan::with_methods(shape, methods))
     }
 }
 

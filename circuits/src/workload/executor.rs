@@ -63,6 +63,12 @@ impl Output {
             Output::Int32(m) => m.values.iter().map(|&v| Fr::from(v)).collect(),
         }
     }
+
+    /// The output commitment of these values as the output of a workload of `shape`
+    /// (what a statement names the output by).
+    pub fn commitment(&self, shape: &WorkloadShape) -> Fr {
+        commitment::commit(Tag::Output, &commitment::output_elements(shape.rows(), shape.last(), &self.field_values()))
+    }
 }
 
 /// The private witness of [`super::WorkloadCircuit`]: signed values as field
@@ -195,8 +201,7 @@ pub fn execute(model: &Model, input: &Matrix<i8>) -> Result<Execution, ExecError
             })
             .collect(),
     };
-    let output_commitment =
-        commitment::commit(Tag::Output, &commitment::output_elements(input.rows, shape.last(), &output.field_values()));
+    let output_commitment = output.commitment(&shape);
     Ok(Execution {
         output,
         witness,

@@ -83,7 +83,7 @@ pub mod executor;
 pub mod model;
 pub mod statement;
 
-pub use circuit::{Fault, FaultSite, Method, Plan, WorkloadCircuit};
+pub use circuit::{CircuitIdError, Fault, FaultSite, Method, Plan, WORKLOAD_CIRCUIT_PREFIX, WorkloadCircuit};
 pub use executor::{Evaluation, ExecError, Execution, LayerWitness, Output, WorkloadWitness, evaluate, execute, infer};
 pub use model::{Layer, LayerKind, LayerShape, Matrix, Model, ModelError, WorkloadShape};
 pub use statement::{WORKLOAD_PUBLIC_INPUTS, WorkloadStatement};

@@ -244,6 +244,22 @@ impl WorkloadShape {
     }
 }
 
+/// For messages: `2 rows through 6→5 (requantise >> 8, ReLU), 5→3 (matmul)`.
+impl std::fmt::Display for WorkloadShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} rows through ", self.rows)?;
+        for (i, l) in self.layers.iter().enumerate() {
+            let kind = match l.kind {
+                LayerKind::MatMul => "matmul".to_owned(),
+                LayerKind::Requantise { shift, relu: false } => format!("requantise >> {shift}"),
+                LayerKind::Requantise { shift, relu: true } => format!("requantise >> {shift}, ReLU"),
+            };
+            write!(f, "{}{}→{} ({kind})", if i > 0 { ", " } else { "" }, l.inputs, l.outputs)?;
+        }
+        Ok(())
+    }
+}
+
 fn check_dim(what: String, value: usize) -> Result<(), ModelError> {
     if (1..=MAX_DIM).contains(&value) { Ok(()) } else { Err(ModelError::BadDimension { what, value }) }
 }
