@@ -10,6 +10,7 @@
 //! data_dir = "/var/lib/zkmeter"
 //! database_url = "postgres://zkmeter@127.0.0.1/zkmeter"   # default: SQLite in data_dir
 //! verifying_keys = ["/var/lib/zkmeter/keys/meter-32.vk"]  # default: every keys/meter-*.vk
+//! work_verifying_keys = ["/var/lib/zkmeter/keys/workload-2-4x3md.vk"]  # default: keys/workload-*.vk the deployment has
 //! rpc_url = "http://127.0.0.1:8545"                       # default: the embedded chain
 //! private_key_file = "/etc/zkmeter/settler.key"           # or $ZKMETER_PRIVATE_KEY
 //! max_batch = 64
@@ -47,8 +48,13 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `sqlite:PATH` or `postgres://…`; default: `receipts.db` in the data directory.
     pub database_url: Option<String>,
-    /// Verifying key files of the circuits to accept; default: every `keys/meter-*.vk`.
+    /// Verifying key files of the meter circuits to accept; default: every `keys/meter-*.vk`.
     pub verifying_keys: Vec<PathBuf>,
+    /// Verifying key files of the workload circuits to accept (SubmitWork); each
+    /// must be the key of a workload circuit the deployment has. Default: every
+    /// `keys/workload-*.vk` whose circuit the deployment has (others are skipped
+    /// with a warning), none if there are none.
+    pub work_verifying_keys: Vec<PathBuf>,
     /// A JSON-RPC node to settle on; default: the embedded chain in the data directory.
     pub rpc_url: Option<String>,
     /// The settling account's key file (JSON-RPC only); default: $ZKMETER_PRIVATE_KEY.
@@ -91,6 +97,7 @@ impl Default for Config {
             data_dir: default_data_dir(),
             database_url: None,
             verifying_keys: Vec::new(),
+            work_verifying_keys: Vec::new(),
             rpc_url: None,
             private_key_file: None,
             chain_id: None,
@@ -126,19 +133,43 @@ impl Config {
         self.database_url.clone().unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("receipts.db").display()))
     }
 
-    /// The verifying key files to load.
+    /// The meter verifying key files to load.
     pub fn verifying_key_files(&self) -> Result<Vec<PathBuf>> {
         if !self.verifying_keys.is_empty() {
             return Ok(self.verifying_keys.clone());
         }
         let dir = self.data_dir.join("keys");
+        let found = self.key_files("meter-")?;
+        anyhow::ensure!(!found.is_empty(), "no meter-*.vk files in {}: run `zkmeter setup` or set verifying_keys", dir.display());
+        Ok(found)
+    }
+
+    /// The workload verifying key files to load, and whether they were
+    /// configured (rather than found in `keys/`, where a key the deployment
+    /// lacks is skipped instead of stopping the service).
+    pub fn work_verifying_key_files(&self) -> Result<(Vec<PathBuf>, bool)> {
+        if !self.work_verifying_keys.is_empty() {
+            return Ok((self.work_verifying_keys.clone(), true));
+        }
+        // Meter keys may be configured elsewhere: no key directory, no workload keys.
+        if !self.data_dir.join("keys").is_dir() {
+            return Ok((Vec::new(), false));
+        }
+        Ok((self.key_files("workload-")?, false))
+    }
+
+    /// The `PREFIX*.vk` files in `keys/`, sorted.
+    fn key_files(&self, prefix: &str) -> Result<Vec<PathBuf>> {
+        let dir = self.data_dir.join("keys");
         let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
             .with_context(|| format!("no keys in {}: run `zkmeter setup` or set verifying_keys", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "vk"))
+            .filter(|p| {
+                p.extension().is_some_and(|x| x == "vk")
+                    && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix))
+            })
             .collect();
         found.sort();
-        anyhow::ensure!(!found.is_empty(), "no *.vk files in {}: run `zkmeter setup` or set verifying_keys", dir.display());
         Ok(found)
     }
 

@@ -1,11 +1,13 @@
-//! Between protobuf messages, the circuits' types and store rows: fixed-size
-//! byte fields are checked here, once, with an error naming the field.
+//! Between protobuf messages, the circuits' types and store rows (meter and
+//! workload): fixed-size byte fields are checked here, once, with an error
+//! naming the field.
 
 use ark_bn254::Fr;
 use ark_ff::{BigInteger, PrimeField};
+use zkmeter_circuits::workload::WorkloadStatement;
 use zkmeter_circuits::{Capacity, MeterStatement, PerClass, StreamId, StreamState};
 use zkmeter_contracts::B256;
-use zkmeter_store::{Receipt, Status, StreamStateRow};
+use zkmeter_store::{Receipt, Status, StreamStateRow, WorkReceipt};
 
 use crate::proto;
 
@@ -146,4 +148,71 @@ pub fn receipt_statement(r: &Receipt, capacity: Capacity) -> Result<MeterStateme
         record_count: r.record_count,
         capacity,
     })
+}
+
+/// A proto workload statement, checked: the three commitments 32 bytes and below r.
+pub fn work_statement(s: Option<&proto::WorkStatement>) -> Result<WorkloadStatement, FieldError> {
+    let s = s.ok_or_else(|| FieldError::new("statement", "missing"))?;
+    Ok(WorkloadStatement {
+        job_id: s.job_id,
+        model: field_element("statement.model", &s.model)?,
+        input: field_element("statement.input", &s.input)?,
+        output: field_element("statement.output", &s.output)?,
+        work_units: s.work_units,
+    })
+}
+
+/// A workload statement as a proto message.
+pub fn work_statement_message(s: &WorkloadStatement) -> proto::WorkStatement {
+    proto::WorkStatement {
+        job_id: s.job_id,
+        model: fr_bytes(&s.model).to_vec(),
+        input: fr_bytes(&s.input).to_vec(),
+        output: fr_bytes(&s.output).to_vec(),
+        work_units: s.work_units,
+    }
+}
+
+/// The request that submits a workload proof (`proof` EVM-encoded) for `statement`.
+pub fn submit_work_request(circuit_id: &B256, statement: &WorkloadStatement, proof: &[u8]) -> proto::SubmitWorkRequest {
+    proto::SubmitWorkRequest {
+        circuit_id: circuit_id.to_vec(),
+        statement: Some(work_statement_message(statement)),
+        proof: proof.to_vec(),
+    }
+}
+
+/// The statement a stored workload receipt holds; the store only holds statements
+/// the service checked.
+pub fn work_receipt_statement(r: &WorkReceipt) -> Result<WorkloadStatement, FieldError> {
+    Ok(WorkloadStatement {
+        job_id: r.job_id,
+        model: field_element("model", &r.model)?,
+        input: field_element("input", &r.input)?,
+        output: field_element("output", &r.output)?,
+        work_units: r.work_units,
+    })
+}
+
+/// A stored workload receipt as a proto message.
+pub fn work_receipt_message(r: &WorkReceipt) -> proto::WorkReceipt {
+    proto::WorkReceipt {
+        id: r.id.to_vec(),
+        status: status_message(r.status).into(),
+        reason: r.reason.clone().unwrap_or_default(),
+        tx_hash: r.tx_hash.map(|h| h.to_vec()).unwrap_or_default(),
+        gas_used: r.gas_used.unwrap_or_default(),
+        chain_id: r.chain_id,
+        circuit_id: r.circuit_id.to_vec(),
+        statement: Some(proto::WorkStatement {
+            job_id: r.job_id,
+            model: r.model.to_vec(),
+            input: r.input.to_vec(),
+            output: r.output.to_vec(),
+            work_units: r.work_units,
+        }),
+        attempts: r.attempts,
+        created_at_ms: r.created_at_ms,
+        updated_at_ms: r.updated_at_ms,
+    }
 }

@@ -17,13 +17,19 @@
 //!    contract's stale-state check makes a second settlement of one statement
 //!    impossible, and a restart resumes whatever was pending.
 //!
+//! Workload proofs (a quantised matmul or MLP inference gave its output, billed
+//! by verified multiply-accumulates) take the same road with a pipeline of their
+//! own ([`work_submission`]): cheap checks, the consumer's request on the chain,
+//! the batched pairing check, a durable receipt per request, settlement.
+//!
 //! It does **not** prove (`zkmeter-circuits`), define the byte layouts
 //! (`zkmeter-verifier`) or talk to the chain itself (`zkmeter-contracts`); the
 //! gRPC layer ([`service`]) is thin: it converts messages and maps errors to
 //! status codes.
 //!
 //! Where to start reading: [`service`] for the RPCs, then [`submission`],
-//! [`batcher`] and [`settler`]; [`server`] wires them up from a [`config::Config`].
+//! [`batcher`] and [`settler`], then [`work_submission`]; [`server`] wires them up
+//! from a [`config::Config`].
 
 pub mod batcher;
 pub mod chain_worker;
@@ -36,6 +42,7 @@ pub mod server;
 pub mod service;
 pub mod settler;
 pub mod submission;
+pub mod work_submission;
 
 /// The generated protobuf messages and gRPC service code of `zkmeter.v1`.
 #[allow(missing_docs, clippy::all)]

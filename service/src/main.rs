@@ -32,9 +32,12 @@ struct Args {
     /// Receipt database: sqlite:PATH or postgres://USER:PASSWORD@HOST/DB.
     #[arg(long, env = "ZKMETER_DATABASE_URL")]
     database_url: Option<String>,
-    /// Verifying key of a circuit to accept (repeat for several).
+    /// Verifying key of a meter circuit to accept (repeat for several).
     #[arg(long = "verifying-key")]
     verifying_keys: Vec<PathBuf>,
+    /// Verifying key of a workload circuit to accept (repeat for several).
+    #[arg(long = "work-verifying-key")]
+    work_verifying_keys: Vec<PathBuf>,
     /// Settle on this JSON-RPC node instead of the embedded chain.
     #[arg(long, env = "ZKMETER_RPC_URL")]
     rpc_url: Option<String>,
@@ -74,6 +77,9 @@ impl Args {
         set_some!(tls_cert, tls_key, replica, metrics_listen, database_url, rpc_url, private_key_file, chain_id, deployment);
         if !self.verifying_keys.is_empty() {
             c.verifying_keys = self.verifying_keys;
+        }
+        if !self.work_verifying_keys.is_empty() {
+            c.work_verifying_keys = self.work_verifying_keys;
         }
         Ok(c)
     }

@@ -1,5 +1,6 @@
 //! Prometheus metrics: submissions by outcome, verification batches (size and
-//! latency), settlements (gas and failures). Served as text at `/metrics`.
+//! latency), settlements (gas and failures), for meter epochs and, apart, for
+//! workload proofs. Served as text at `/metrics`.
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -18,6 +19,9 @@ pub struct Metrics {
     batch_seconds: Histogram,
     settlement_gas: Histogram,
     settlements: Family<Labels, Counter>,
+    work_submissions: Family<Labels, Counter>,
+    work_settlement_gas: Histogram,
+    work_settlements: Family<Labels, Counter>,
 }
 
 impl Default for Metrics {
@@ -40,7 +44,23 @@ impl Metrics {
         registry.register("settlement_gas", "Gas used by each settlement transaction", settlement_gas.clone());
         let settlements = Family::<Labels, Counter>::default();
         registry.register("settlements", "Settlement attempts by outcome", settlements.clone());
-        Metrics { registry, submissions, batch_size, batch_seconds, settlement_gas, settlements }
+        let work_submissions = Family::<Labels, Counter>::default();
+        registry.register("work_submissions", "Workload proof submissions by outcome", work_submissions.clone());
+        let work_settlement_gas = Histogram::new(exponential_buckets(100_000.0, 1.25, 12));
+        registry.register("work_settlement_gas", "Gas used by each workload settlement transaction", work_settlement_gas.clone());
+        let work_settlements = Family::<Labels, Counter>::default();
+        registry.register("work_settlements", "Workload settlement attempts by outcome", work_settlements.clone());
+        Metrics {
+            registry,
+            submissions,
+            batch_size,
+            batch_seconds,
+            settlement_gas,
+            settlements,
+            work_submissions,
+            work_settlement_gas,
+            work_settlements,
+        }
     }
 
     /// Counts a submission with `outcome` (e.g. "verified", "duplicate", "invalid_proof").
@@ -59,6 +79,19 @@ impl Metrics {
         self.settlements.get_or_create(&vec![("outcome", outcome)]).inc();
         if let Some(gas) = gas {
             self.settlement_gas.observe(gas as f64);
+        }
+    }
+
+    /// Counts a workload submission with `outcome` (as [`Metrics::submission`]).
+    pub fn work_submission(&self, outcome: &'static str) {
+        self.work_submissions.get_or_create(&vec![("outcome", outcome)]).inc();
+    }
+
+    /// Counts a workload settlement attempt with `outcome` (as [`Metrics::settlement`]).
+    pub fn work_settlement(&self, outcome: &'static str, gas: Option<u64>) {
+        self.work_settlements.get_or_create(&vec![("outcome", outcome)]).inc();
+        if let Some(gas) = gas {
+            self.work_settlement_gas.observe(gas as f64);
         }
     }
 

@@ -1,4 +1,4 @@
-//! Wiring: opens the store, the chain and the keys named by a [`Config`],
+//! Wiring: opens the store, the chain and the keys (meter and workload) named by a [`Config`],
 //! finishes what a previous run left pending, starts the batcher and the
 //! settler, and serves gRPC (with health and reflection) and `/metrics` until
 //! shutdown.
@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use zkmeter_circuits::keys::load_verifying_key;
-use zkmeter_contracts::{Chain, Deployment, EmbeddedChain, RpcChain, load_private_key, vk_hash};
+use zkmeter_contracts::{Chain, Deployment, EmbeddedChain, RpcChain, circuit_id, load_private_key, vk_hash};
 use zkmeter_store::{Status, Store};
 
 use crate::batcher::{BatchPolicy, Batcher};
@@ -23,6 +23,7 @@ use crate::proto::verifier_service_server::VerifierServiceServer;
 use crate::service::Verifier;
 use crate::settler::{self, RetryPolicy, SettleSignal};
 use crate::submission::Circuits;
+use crate::work_submission::{WorkCircuits, WorkPipeline};
 
 /// Where a started service listens.
 pub struct Bound {
@@ -42,14 +43,26 @@ pub async fn serve(config: Config, on_bound: impl FnOnce(&Bound), shutdown: impl
 
     let mut keys = Vec::new();
     for path in config.verifying_key_files()? {
-        keys.push(load_verifying_key(&path).with_context(|| format!("cannot load verifying key {}", path.display()))?);
+        let (header, vk) =
+            load_verifying_key(&path).with_context(|| format!("cannot load verifying key {}", path.display()))?;
+        if header.is_workload() {
+            bail!("{} is the key of {}: list it in work_verifying_keys, not verifying_keys", path.display(), header.describe());
+        }
+        keys.push((header, vk));
     }
     let chain = open_chain(&config, keys.clone())?;
     let mut circuits = Circuits::default();
     for (header, vk) in &keys {
         circuits.add(header.clone(), vk);
     }
-    tracing::info!(chain_id = chain.chain_id(), settlement = %chain.deployment().settlement, circuits = circuits.0.len(), "chain ready");
+    let work_circuits = work_circuits(&config, chain.deployment())?;
+    tracing::info!(
+        chain_id = chain.chain_id(),
+        settlement = %chain.deployment().settlement,
+        circuits = circuits.0.len(),
+        work_circuits = work_circuits.0.len(),
+        "chain ready"
+    );
 
     let metrics = Arc::new(Metrics::new());
     let batcher = Batcher::start(
@@ -80,7 +93,15 @@ pub async fn serve(config: Config, on_bound: impl FnOnce(&Bound), shutdown: impl
     };
     on_bound(&Bound { grpc, metrics: metrics_addr });
 
-    let verifier = Verifier { circuits, chain, jobs, store: store.clone(), batcher, settle: signal, metrics };
+    let work = WorkPipeline {
+        circuits: work_circuits,
+        chain: chain.clone(),
+        jobs: jobs.clone(),
+        store: store.clone(),
+        batcher: batcher.clone(),
+        settle: signal.clone(),
+    };
+    let verifier = Verifier { circuits, chain, jobs, store: store.clone(), batcher, settle: signal, metrics, work };
     let service = VerifierServiceServer::new(verifier)
         .max_decoding_message_size(config.max_message_bytes)
         .max_encoding_message_size(config.max_message_bytes);
@@ -145,6 +166,57 @@ fn open_chain(config: &Config, keys: Vec<(zkmeter_circuits::KeyHeader, ark_groth
         }
         Ok((chain, deployment))
     })
+}
+
+/// The workload circuits to verify: each configured key must be the one the
+/// deployment's verifier for its circuit holds (same circuit id, same key), so
+/// that the service never accepts a proof the chain refuses. Keys found in
+/// `keys/` (not configured) whose circuit the deployment lacks are skipped.
+fn work_circuits(config: &Config, deployment: &Deployment) -> Result<WorkCircuits> {
+    let (paths, configured) = config.work_verifying_key_files()?;
+    let deployment_file = config.deployment_file(deployment.chain_id);
+    let mut circuits = WorkCircuits::default();
+    for path in paths {
+        let (header, vk) =
+            load_verifying_key(&path).with_context(|| format!("cannot load workload verifying key {}", path.display()))?;
+        if !header.is_workload() {
+            bail!("{} is the key of {}: list it in verifying_keys, not work_verifying_keys", path.display(), header.describe());
+        }
+        let id = circuit_id(&header);
+        let Some(deployed) = deployment.work_circuits.iter().find(|c| c.circuit_id == id) else {
+            let why = match deployment.work_circuit(&header.circuit) {
+                Some(other) => format!(
+                    "its verifier there is for another version of the circuit (id {}, key digest {}; this key has {})",
+                    other.circuit_id,
+                    other.key_digest,
+                    header.digest_hex()
+                ),
+                None => "it has no verifier for this circuit".to_owned(),
+            };
+            if !configured {
+                tracing::warn!(key = %path.display(), circuit = %header.circuit, %why, "workload key skipped: not deployed");
+                continue;
+            }
+            bail!(
+                "the deployment in {} cannot settle workload circuit {} (key {}): {why}; deploy the circuit's verifier \
+                 with this key, or remove the key from work_verifying_keys",
+                deployment_file.display(),
+                header.circuit,
+                path.display()
+            );
+        };
+        if deployed.vk_hash != vk_hash(&vk) {
+            bail!(
+                "the verifier of workload circuit {} in {} holds another verifying key than {} (a new setup since it was \
+                 deployed?): redeploy the circuit's verifier with this key, or use the key it was deployed with",
+                header.circuit,
+                deployment_file.display(),
+                path.display()
+            );
+        }
+        circuits.add(header, &vk, deployed.verifier).with_context(|| format!("workload verifying key {}", path.display()))?;
+    }
+    Ok(circuits)
 }
 
 /// Receipts left `accepted` by a crash between recording and marking them

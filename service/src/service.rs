@@ -1,5 +1,6 @@
 //! The gRPC service: converts messages, runs the pipeline, maps errors to status
-//! codes. The logic lives in [`crate::submission`], [`crate::batcher`] and the store.
+//! codes. The logic lives in [`crate::submission`], [`crate::work_submission`],
+//! [`crate::batcher`] and the store.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -12,11 +13,12 @@ use zkmeter_verifier::encode_verifying_key;
 use crate::batcher::Batcher;
 use crate::chain_worker::ChainWorker;
 use crate::job_cache::JobCache;
-use crate::convert::{fixed, receipt_message, state_message, status_filter};
+use crate::convert::{fixed, receipt_message, state_message, status_filter, work_receipt_message};
 use crate::metrics::Metrics;
 use crate::proto::{self, verifier_service_server::VerifierService};
 use crate::settler::SettleSignal;
-use crate::submission::{self, Circuits, Outcome, SubmitError};
+use crate::submission::{self, Circuit, Circuits, Outcome, SubmitError};
+use crate::work_submission::{WorkError, WorkPipeline};
 
 /// Most submissions one SubmitProofs call may carry.
 pub const MAX_SUBMISSIONS_PER_CALL: usize = 1024;
@@ -29,6 +31,14 @@ const PUBLIC_INPUT_LAYOUT: [&str; zkmeter_circuits::PUBLIC_INPUTS] = [
     "x3: totals of gpu | cpu << 64 | storage << 128 (64 bits each)",
     "x4: totals of network | energy << 64",
     "x5: capacities per ms, 48 bits per class: gpu | cpu << 48 | storage << 96 | network << 144 | energy << 192",
+];
+
+/// The same for a workload circuit.
+const WORK_PUBLIC_INPUT_LAYOUT: [&str; zkmeter_circuits::workload::WORKLOAD_PUBLIC_INPUTS] = [
+    "x0: model commitment",
+    "x1: input commitment",
+    "x2: output commitment",
+    "x3: job_id | work_units << 64",
 ];
 
 /// Everything the RPCs share.
@@ -48,6 +58,8 @@ pub struct Verifier {
     pub settle: SettleSignal,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Workload submissions.
+    pub work: WorkPipeline,
 }
 
 fn status(e: SubmitError) -> Status {
@@ -76,6 +88,20 @@ fn outcome_label(e: &SubmitError) -> &'static str {
         SubmitError::WrongState { .. } => "wrong_state",
         SubmitError::Conflict { .. } => "conflict",
         SubmitError::Store(_) | SubmitError::Chain(_) => "unavailable",
+    }
+}
+
+fn work_error_status(e: WorkError) -> Status {
+    let message = e.to_string();
+    match e {
+        WorkError::Malformed(_) | WorkError::BadProof(_) | WorkError::WrongWorkUnits { .. } | WorkError::InvalidProof => {
+            Status::invalid_argument(message)
+        }
+        WorkError::UnknownCircuit(_) | WorkError::UnknownJob(_) => Status::not_found(message),
+        WorkError::JobClosed(_) | WorkError::NotRequested { .. } => Status::failed_precondition(message),
+        WorkError::SettledElsewhere { .. } | WorkError::Conflict(_) => Status::already_exists(message),
+        WorkError::Store(StoreError::Unavailable { .. }) | WorkError::Chain(_) => Status::unavailable(message),
+        WorkError::Store(_) => Status::internal(message),
     }
 }
 
@@ -238,31 +264,43 @@ impl VerifierService for Verifier {
         request: Request<proto::GetCircuitRequest>,
     ) -> Result<Response<proto::GetCircuitResponse>, Status> {
         let id = &request.get_ref().circuit_id;
-        let circuit = if id.is_empty() {
-            self.circuits.0.values().next()
+        let not_found = || Status::not_found("no such circuit: GetCircuit with an empty id names the default");
+        let deployment = self.chain.deployment();
+        // A meter circuit, or a workload circuit: its verifier contract and layout.
+        let (circuit, verifier_contract, layout): (&Arc<Circuit>, Vec<u8>, &[&str]) = if id.is_empty() {
+            let c = self.circuits.0.values().next().ok_or_else(not_found)?;
+            (c, meter_verifier(deployment, &c.id), &PUBLIC_INPUT_LAYOUT)
         } else {
             let id = B256::from(fixed::<32>("circuit_id", id).map_err(|e| Status::invalid_argument(e.to_string()))?);
-            self.circuits.get(&id)
-        }
-        .ok_or_else(|| Status::not_found("no such circuit: GetCircuit with an empty id names the default"))?;
-        let verifier_contract = self
-            .chain
-            .deployment()
-            .circuits
-            .iter()
-            .find(|c| c.circuit_id == circuit.id)
-            .map_or_else(Vec::new, |c| c.verifier.to_vec());
+            match (self.circuits.get(&id), self.work.circuits.get(&id)) {
+                (Some(c), _) => (c, meter_verifier(deployment, &c.id), &PUBLIC_INPUT_LAYOUT),
+                (None, Some(w)) => (&w.circuit, w.verifier_contract.to_vec(), &WORK_PUBLIC_INPUT_LAYOUT),
+                (None, None) => return Err(not_found()),
+            }
+        };
         let vk = encode_verifying_key(circuit.verifier.verifying_key());
+        let work_circuits = self
+            .work
+            .circuits
+            .0
+            .values()
+            .map(|w| proto::WorkCircuit {
+                circuit_id: w.circuit.id.to_vec(),
+                name: w.circuit.header.circuit.clone(),
+                verifier_contract: w.verifier_contract.to_vec(),
+            })
+            .collect();
         Ok(Response::new(proto::GetCircuitResponse {
             circuit_id: circuit.id.to_vec(),
             name: circuit.header.circuit.clone(),
             slots: circuit.header.slots,
             key_digest: circuit.header.digest.to_vec(),
             verifying_key: vk.to_words().concat(),
-            public_inputs: PUBLIC_INPUT_LAYOUT.iter().map(|s| (*s).to_owned()).collect(),
+            public_inputs: layout.iter().map(|s| (*s).to_owned()).collect(),
             verifier_contract,
             chain_id: self.chain.chain_id(),
-            settlement_contract: self.chain.deployment().settlement.to_vec(),
+            settlement_contract: deployment.settlement.to_vec(),
+            work_circuits,
         }))
     }
 
@@ -287,4 +325,37 @@ impl VerifierService for Verifier {
             capacity: view.capacity.0.to_vec(),
         }))
     }
+
+    async fn submit_work(
+        &self,
+        request: Request<proto::SubmitWorkRequest>,
+    ) -> Result<Response<proto::SubmitWorkResponse>, Status> {
+        let result = self.work.submit(request.get_ref()).await;
+        match &result {
+            Ok((_, true)) => self.metrics.work_submission("verified"),
+            Ok(_) => self.metrics.work_submission("duplicate"),
+            Err(e) => {
+                self.metrics.work_submission(e.label());
+                tracing::info!(error = %e, "workload submission refused");
+            }
+        }
+        let (receipt, created) = result.map_err(work_error_status)?;
+        Ok(Response::new(proto::SubmitWorkResponse { receipt: Some(work_receipt_message(&receipt)), created }))
+    }
+
+    async fn get_work_receipt(
+        &self,
+        request: Request<proto::GetWorkReceiptRequest>,
+    ) -> Result<Response<proto::GetWorkReceiptResponse>, Status> {
+        let id: [u8; 32] = fixed("id", &request.get_ref().id).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        match self.store.get_work(&id).await.map_err(|e| work_error_status(e.into()))? {
+            Some(r) => Ok(Response::new(proto::GetWorkReceiptResponse { receipt: Some(work_receipt_message(&r)) })),
+            None => Err(Status::not_found(format!("no workload receipt {}", hex::encode(id)))),
+        }
+    }
+}
+
+/// The verifier contract of meter circuit `id` in the deployment (empty if none).
+fn meter_verifier(deployment: &zkmeter_contracts::Deployment, id: &B256) -> Vec<u8> {
+    deployment.circuits.iter().find(|c| c.circuit_id == *id).map_or_else(Vec::new, |c| c.verifier.to_vec())
 }

@@ -1,6 +1,7 @@
 //! Settlement: verified receipts go to the chain, one transaction each, in the
-//! order they were accepted. The store says what is pending, so a restart
-//! resumes where the last run stopped.
+//! order they were accepted (meter receipts, then workload receipts, each
+//! oldest first). The store says what is pending, so a restart resumes where
+//! the last run stopped.
 //!
 //! At most one settlement per statement: the contract refuses a statement that
 //! does not continue the stored stream state (`StaleState`). When a retry hits
@@ -11,6 +12,11 @@
 //! the receipt is retried after it. A node that does not answer leaves the
 //! receipt pending and is retried with exponential backoff; a revert for any
 //! other reason rejects the receipt with the contract's reason.
+//!
+//! Workload receipts likewise settle at most once: the contract refuses a second
+//! settlement of the same work (`WorkAlreadySettled`). A retry that meets that
+//! refusal after a crash between sending and recording reads the work's status
+//! and, when the chain says it is settled, marks the receipt settled.
 //!
 //! Replicas sharing one store claim receipts before settling them
 //! ([`Store::claim_settlement`], a lease renewed on every pass), so each
@@ -26,12 +32,12 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use zkmeter_circuits::PerClass;
-use zkmeter_contracts::{Address, ChainError};
-use zkmeter_store::{Hash, Receipt, Status, Store};
+use zkmeter_contracts::{Address, B256, ChainError, WorkStatus};
+use zkmeter_store::{Hash, Receipt, Status, Store, StoreError, WorkReceipt};
 use zkmeter_verifier::PROOF_LEN;
 
 use crate::chain_worker::ChainWorker;
-use crate::convert::receipt_statement;
+use crate::convert::{receipt_statement, work_receipt_statement};
 use crate::metrics::Metrics;
 use crate::submission::Circuits;
 
@@ -50,8 +56,6 @@ pub struct RetryPolicy {
 /// receipts are taken over within minutes.
 pub const CLAIM_LEASE: Duration = Duration::from_secs(120);
 
-
-
 /// The settlement worker's doorbell: ring it when a receipt becomes verified.
 #[derive(Clone, Default)]
 pub struct SettleSignal(Arc<Notify>);
@@ -61,6 +65,44 @@ impl SettleSignal {
     pub fn ring(&self) {
         self.0.notify_one();
     }
+}
+
+/// A receipt waiting for settlement: a meter epoch or a workload.
+enum Pending {
+    Meter(Receipt),
+    Work(WorkReceipt),
+}
+
+impl Pending {
+    fn id(&self) -> Hash {
+        match self {
+            Pending::Meter(r) => r.id,
+            Pending::Work(r) => r.id,
+        }
+    }
+}
+
+/// Which table a receipt lives in, for recording outcomes and counting them.
+#[derive(Clone, Copy)]
+enum Kind {
+    Meter,
+    Work,
+}
+
+impl Kind {
+    fn count(self, metrics: &Metrics, outcome: &'static str, gas: Option<u64>) {
+        match self {
+            Kind::Meter => metrics.settlement(outcome, gas),
+            Kind::Work => metrics.work_settlement(outcome, gas),
+        }
+    }
+}
+
+/// Claims both kinds of pending receipts for `replica`.
+async fn claim(store: &Store, chain_id: u64, replica: &str) -> Result<Vec<Pending>, StoreError> {
+    let meter = store.claim_settlement(chain_id, replica, CLAIM_LEASE, 64).await?;
+    let work = store.claim_work_settlement(chain_id, replica, CLAIM_LEASE, 64).await?;
+    Ok(meter.into_iter().map(Pending::Meter).chain(work.into_iter().map(Pending::Work)).collect())
 }
 
 /// What one attempt came to.
@@ -83,7 +125,7 @@ pub async fn run(
 ) {
     let mut backoff: HashMap<Hash, (Instant, Duration)> = HashMap::new();
     loop {
-        let pending = match store.claim_settlement(chain.chain_id(), &replica, CLAIM_LEASE, 64).await {
+        let pending = match claim(&store, chain.chain_id(), &replica).await {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read pending settlements; retrying");
@@ -92,8 +134,8 @@ pub async fn run(
             }
         };
         let now = Instant::now();
-        let due: Vec<Receipt> =
-            pending.into_iter().filter(|r| backoff.get(&r.id).is_none_or(|(at, _)| *at <= now)).collect();
+        let due: Vec<Pending> =
+            pending.into_iter().filter(|r| backoff.get(&r.id()).is_none_or(|(at, _)| *at <= now)).collect();
         if due.is_empty() {
             let next = backoff.values().map(|(at, _)| *at).min();
             // Woken at least every few seconds: claims are renewed, and receipts
@@ -105,40 +147,51 @@ pub async fn run(
             }
             continue;
         }
-        for receipt in due {
-            let id = receipt.id;
-            match settle(&store, &chain, &circuits, receipt).await {
+        for pending in due {
+            let id = pending.id();
+            let (kind, attempt) = match pending {
+                Pending::Meter(r) => (Kind::Meter, settle(&store, &chain, &circuits, r).await),
+                Pending::Work(r) => (Kind::Work, settle_work(&store, &chain, r).await),
+            };
+            match attempt {
                 Ok(Attempt::Settled { tx, gas }) => {
-                    metrics.settlement("settled", Some(gas));
+                    kind.count(&metrics, "settled", Some(gas));
                     backoff.remove(&id);
-                    record(&store, &id, Status::Settled, None, Some(tx), Some(gas)).await;
+                    record(&store, kind, &id, Status::Settled, None, Some(tx), Some(gas)).await;
                 }
                 Ok(Attempt::AlreadySettled) => {
-                    metrics.settlement("settled", None);
+                    kind.count(&metrics, "settled", None);
                     backoff.remove(&id);
-                    let why = "settled by an earlier attempt (the chain holds its new state)";
-                    record(&store, &id, Status::Settled, Some(why), None, None).await;
+                    let why = match kind {
+                        Kind::Meter => "settled by an earlier attempt (the chain holds its new state)",
+                        Kind::Work => "settled by an earlier attempt (the chain says the work is settled)",
+                    };
+                    record(&store, kind, &id, Status::Settled, Some(why), None, None).await;
                 }
                 Ok(Attempt::Rejected(reason)) => {
-                    metrics.settlement("rejected", None);
+                    kind.count(&metrics, "rejected", None);
                     backoff.remove(&id);
                     tracing::warn!(receipt = %hex::encode(id), %reason, "settlement refused");
-                    record(&store, &id, Status::Rejected, Some(&reason), None, None).await;
+                    record(&store, kind, &id, Status::Rejected, Some(&reason), None, None).await;
                 }
                 Ok(Attempt::Retry(reason)) | Err(reason) => {
-                    metrics.settlement("retry", None);
+                    kind.count(&metrics, "retry", None);
                     let wait = backoff.get(&id).map_or(retry.initial, |(_, w)| (*w * 2).min(retry.max));
                     tracing::warn!(receipt = %hex::encode(id), %reason, retry_in = ?wait, "settlement will be retried");
                     backoff.insert(id, (Instant::now() + wait, wait));
-                    record(&store, &id, Status::Submitted, Some(&reason), None, None).await;
+                    record(&store, kind, &id, Status::Submitted, Some(&reason), None, None).await;
                 }
             }
         }
     }
 }
 
-async fn record(store: &Store, id: &Hash, to: Status, reason: Option<&str>, tx: Option<Hash>, gas: Option<u64>) {
-    if let Err(e) = store.set_status(id, to, reason, tx, gas).await {
+async fn record(store: &Store, kind: Kind, id: &Hash, to: Status, reason: Option<&str>, tx: Option<Hash>, gas: Option<u64>) {
+    let recorded = match kind {
+        Kind::Meter => store.set_status(id, to, reason, tx, gas).await.map(drop),
+        Kind::Work => store.set_work_status(id, to, reason, tx, gas).await.map(drop),
+    };
+    if let Err(e) = recorded {
         // The receipt stays pending and is picked up again on the next pass.
         tracing::warn!(receipt = %hex::encode(id), error = %e, "cannot record the settlement outcome");
     }
@@ -177,9 +230,7 @@ async fn settle(store: &Store, chain: &ChainWorker, circuits: &Circuits, r: Rece
                     Ok(_) => Attempt::Rejected(e.to_string()),
                     Err(read) => Attempt::Retry(read.to_string()),
                 },
-                Err(e @ (ChainError::Unreachable { .. } | ChainError::Rpc(_) | ChainError::Io { .. } | ChainError::Evm(_))) => {
-                    Attempt::Retry(e.to_string())
-                }
+                Err(e) if retryable(&e) => Attempt::Retry(e.to_string()),
                 Err(e) => Attempt::Rejected(e.to_string()),
             }
         })
@@ -187,4 +238,38 @@ async fn settle(store: &Store, chain: &ChainWorker, circuits: &Circuits, r: Rece
         .map_err(|e| e.to_string())?;
     crate::pause_point::pause_point("after-settle-tx").await;
     Ok(result)
+}
+
+/// Errors of the node or the EVM rather than of the transaction: the same
+/// transaction may go through later.
+fn retryable(e: &ChainError) -> bool {
+    matches!(e, ChainError::Unreachable { .. } | ChainError::Rpc(_) | ChainError::Io { .. } | ChainError::Evm(_))
+}
+
+async fn settle_work(store: &Store, chain: &ChainWorker, r: WorkReceipt) -> Result<Attempt, String> {
+    // Marked before sending, so a crash after the send is known to need checking.
+    if r.status == Status::Verified {
+        store.set_work_status(&r.id, Status::Submitted, None, None, None).await.map_err(|e| e.to_string())?;
+    }
+    let statement = work_receipt_statement(&r).map_err(|e| e.to_string())?;
+    let circuit_id = B256::from(r.circuit_id);
+    let proof: [u8; PROOF_LEN] = r.proof.as_slice().try_into().map_err(|_| "stored proof has the wrong size".to_owned())?;
+    chain
+        .run(move |chain, d| {
+            let from: Address = chain.accounts()[0];
+            match d.settle_work(chain, from, circuit_id, &statement, &proof) {
+                Ok(settled) => Attempt::Settled { tx: settled.receipt.tx_hash.0, gas: settled.receipt.gas_used },
+                Err(e) if e.is_revert_with("WorkAlreadySettled") => {
+                    match d.work_status(chain, statement.job_id, circuit_id, statement.model, statement.input) {
+                        Ok(WorkStatus::Settled) => Attempt::AlreadySettled,
+                        Ok(status) => Attempt::Rejected(format!("{e}, yet the chain says the work is {status:?}")),
+                        Err(read) => Attempt::Retry(read.to_string()),
+                    }
+                }
+                Err(e) if retryable(&e) => Attempt::Retry(e.to_string()),
+                Err(e) => Attempt::Rejected(e.to_string()),
+            }
+        })
+        .await
+        .map_err(|e| e.to_string())
 }

@@ -208,3 +208,222 @@ impl tonic::codec::Decoder for RawCodec {
         Ok(Some(bytes.to_vec()))
     }
 }
+
+/// Work tariff of the workload test: GPU tokens per multiply-accumulate.
+const WORK_PRICE: u128 = 3;
+
+/// A tiny workload (2×4 · 4×3 int8 matmul) with keys of its own, for job `job`.
+struct Workload {
+    prover: zkmeter_circuits::WorkloadProver,
+    model: zkmeter_circuits::workload::Model,
+    circuit_id: zkmeter_contracts::B256,
+}
+
+impl Workload {
+    fn new(seed: u64) -> Workload {
+        use zkmeter_circuits::workload::{Layer, LayerKind, LayerShape, Model, Plan, WorkloadShape};
+        let weights = (0..12).map(|i| (i * 7 % 19) as i8 - 9).collect();
+        let shape = LayerShape { inputs: 4, outputs: 3, kind: LayerKind::MatMul };
+        let model = Model::new(vec![Layer { shape, weights, bias: vec![] }]).unwrap();
+        let plan = Plan::auto(WorkloadShape::matmul(2, 4, 3).unwrap());
+        let shape = zkmeter_circuits::CircuitShape::workload(&plan);
+        let pk = zkmeter_circuits::keys::setup(&shape, &mut rand_chacha::ChaCha20Rng::seed_from_u64(seed)).unwrap();
+        let circuit_id = zkmeter_contracts::circuit_id(&shape.header);
+        Workload { prover: zkmeter_circuits::WorkloadProver::new(plan, shape, pk), model, circuit_id }
+    }
+
+    /// The run of the model on input number `k`.
+    fn run(&self, k: i8) -> zkmeter_circuits::workload::Execution {
+        let input = zkmeter_circuits::workload::Matrix::new(2, 4, (0..8).map(|i| i * k - 20).collect()).unwrap();
+        zkmeter_circuits::workload::execute(&self.model, &input).unwrap()
+    }
+
+    fn prove(&self, job: u64, k: i8) -> (zkmeter_circuits::workload::WorkloadStatement, ark_groth16::Proof<Bn254>) {
+        let (proof, statement) = self.prover.prove(job, &self.run(k), &mut rand_chacha::ChaCha20Rng::seed_from_u64(k as u64)).unwrap();
+        (statement, proof)
+    }
+}
+
+fn work_code(result: Result<tonic::Response<proto::SubmitWorkResponse>, tonic::Status>) -> (Code, String) {
+    let status = result.expect_err("refused");
+    (status.code(), status.message().to_owned())
+}
+
+async fn work_settled(client: &mut Client, id: &[u8]) -> proto::WorkReceipt {
+    for _ in 0..200 {
+        let r = client.get_work_receipt(proto::GetWorkReceiptRequest { id: id.to_vec() }).await.unwrap().into_inner().receipt.unwrap();
+        if r.status == ReceiptStatus::Settled as i32 || r.status == ReceiptStatus::Rejected as i32 {
+            return r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("workload receipt not settled within 10 s");
+}
+
+/// Workload proofs end to end: the consumer requests the work on the chain, the
+/// provider proves it and submits it, the service verifies and settles it, and
+/// the provider is paid work units × the tariff. Every bad submission gets its
+/// code; a receipt left `submitted` by a crash after its transaction went
+/// through is recognised as settled, not paid twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settles_workload_proofs_and_refuses_bad_ones() {
+    use zkmeter_circuits::keys::{KeyKind, workload_key_paths, write_key};
+    use zkmeter_contracts::{Chain, CircuitToDeploy, Deployment, EmbeddedChain};
+    use zkmeter_service::convert::submit_work_request;
+    use zkmeter_service::work_submission::work_id;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (_, job, chain_id) = prepare(dir.path());
+    let work = Workload::new(1);
+    let (_, vk_path) = workload_key_paths(&dir.path().join("keys"), work.prover.plan());
+    write_key(&vk_path, KeyKind::Verifying, &work.prover.shape().header, work.prover.verifying_key()).unwrap();
+
+    // On the chain, before the service owns it: the workload circuit, its price,
+    // the consumer's requests (inputs 1, 2, 3; input 4 is never requested), and
+    // two of them settled without the service.
+    let chain_dir = dir.path().join("chain");
+    let deployment_file = chain_dir.join(DEPLOYMENT_FILE);
+    let mut chain = EmbeddedChain::open(&chain_dir).unwrap();
+    let mut d = Deployment::load(&deployment_file).unwrap();
+    let header = work.prover.shape().header.clone();
+    d.add_work_circuit(&mut chain, &CircuitToDeploy { header: &header, vk: work.prover.verifying_key() }).unwrap();
+    d.save(&deployment_file).unwrap();
+    d.set_work_tariff(&mut chain, 0, WORK_PRICE, 1).unwrap();
+    for k in 1..=3 {
+        let run = work.run(k);
+        d.request_work(&mut chain, consumer(), job, work.circuit_id, run.model_commitment, run.input_commitment).unwrap();
+    }
+    let (crashed, crashed_proof) = work.prove(job, 2);
+    d.settle_work(&mut chain, provider(), work.circuit_id, &crashed, &encode_proof(&crashed_proof)).unwrap();
+    let (elsewhere, elsewhere_proof) = work.prove(job, 3);
+    d.settle_work(&mut chain, provider(), work.circuit_id, &elsewhere, &encode_proof(&elsewhere_proof)).unwrap();
+    let paid_before = d.balances(&mut chain, provider()).unwrap()[0];
+    drop(chain);
+    // Input 2's receipt as a crash left it: submitted, its transaction included, the outcome not recorded.
+    let crashed_id = work_id(chain_id, d.settlement, &work.circuit_id, &crashed);
+    {
+        let store = zkmeter_store::Store::open_sqlite(&dir.path().join("receipts.db")).await.unwrap();
+        let fr = zkmeter_service::convert::fr_bytes;
+        let r = zkmeter_store::NewWorkReceipt {
+            id: crashed_id,
+            chain_id,
+            circuit_id: work.circuit_id.0,
+            job_id: job,
+            model: fr(&crashed.model),
+            input: fr(&crashed.input),
+            output: fr(&crashed.output),
+            work_units: crashed.work_units,
+            proof: encode_proof(&crashed_proof).to_vec(),
+        };
+        store.accept_work(r).await.unwrap();
+        store.set_work_status(&crashed_id, zkmeter_store::Status::Submitted, None, None, None).await.unwrap();
+        store.close().await;
+    }
+
+    // Keys that do not match the deployment stop the service at start-up, saying what to do.
+    let elsewhere_dir = tempfile::tempdir().unwrap();
+    let other_setup = Workload::new(2);
+    let other_vk = elsewhere_dir.path().join("other-setup.vk");
+    write_key(&other_vk, KeyKind::Verifying, &other_setup.prover.shape().header, other_setup.prover.verifying_key()).unwrap();
+    let undeployed_plan = zkmeter_circuits::workload::Plan::auto(zkmeter_circuits::workload::WorkloadShape::matmul(2, 4, 2).unwrap());
+    let undeployed_shape = zkmeter_circuits::CircuitShape::workload(&undeployed_plan);
+    let undeployed_pk = zkmeter_circuits::keys::setup(&undeployed_shape, &mut rand_chacha::ChaCha20Rng::seed_from_u64(3)).unwrap();
+    let undeployed_vk = elsewhere_dir.path().join("undeployed.vk");
+    write_key(&undeployed_vk, KeyKind::Verifying, &undeployed_shape.header, &undeployed_pk.vk).unwrap();
+    for (key, expected) in [(&other_vk, "holds another verifying key"), (&undeployed_vk, "has no verifier for this circuit")] {
+        let config = zkmeter_service::config::Config { work_verifying_keys: vec![key.clone()], ..local_config(dir.path()) };
+        let err = zkmeter_service::server::serve(config, |_: &zkmeter_service::server::Bound| panic!("must not start"), std::future::pending()).await.unwrap_err();
+        let message = format!("{err:#}");
+        assert!(message.contains(expected) && message.contains(key.to_str().unwrap()), "{message}");
+    }
+
+    // The service finds the workload key in keys/ and lists the circuit.
+    let (mut client, _) = start(dir.path()).await;
+    let meter_circuit = client.get_circuit(proto::GetCircuitRequest::default()).await.unwrap().into_inner();
+    assert_eq!(meter_circuit.work_circuits.len(), 1);
+    let listed = &meter_circuit.work_circuits[0];
+    assert_eq!(listed.circuit_id, work.circuit_id.to_vec());
+    assert_eq!(listed.name, work.prover.plan().circuit_id());
+    assert_eq!(listed.verifier_contract, d.work_circuits[0].verifier.to_vec());
+    let described = client.get_circuit(proto::GetCircuitRequest { circuit_id: work.circuit_id.to_vec() }).await.unwrap().into_inner();
+    assert_eq!((described.slots, described.public_inputs.len(), described.name.as_str()), (0, 4, listed.name.as_str()));
+
+    let (statement, proof) = work.prove(job, 1);
+    assert_eq!(statement.work_units, 24);
+    let good = submit_work_request(&work.circuit_id, &statement, &encode_proof(&proof));
+
+    // Bad submissions first: each refused with its code, nothing recorded.
+    let mut bad = good.clone();
+    bad.proof[31] ^= 1; // A.y changed: off the curve
+    let (c, m) = work_code(client.submit_work(bad).await);
+    assert!(c == Code::InvalidArgument && m.contains("proof"), "{m}");
+    let mut bad = good.clone();
+    bad.proof.truncate(255);
+    assert_eq!(work_code(client.submit_work(bad).await).0, Code::InvalidArgument);
+    let mut bad = good.clone();
+    bad.statement.as_mut().unwrap().input = vec![0xff; 32];
+    let (c, m) = work_code(client.submit_work(bad).await);
+    assert!(c == Code::InvalidArgument && m.contains("statement.input") && m.contains("below the BN254 scalar modulus"), "{m}");
+    let mut bad = good.clone();
+    bad.statement.as_mut().unwrap().work_units = 25;
+    let (c, m) = work_code(client.submit_work(bad).await);
+    assert!(c == Code::InvalidArgument && m.contains("24"), "{m}");
+    let mut bad = good.clone();
+    bad.circuit_id = vec![7; 32];
+    let (c, m) = work_code(client.submit_work(bad).await);
+    assert!(c == Code::NotFound && m.contains("GetCircuit"), "{m}");
+    let mut bad = good.clone();
+    bad.statement.as_mut().unwrap().job_id = 999;
+    let (c, m) = work_code(client.submit_work(bad).await);
+    assert!(c == Code::NotFound && m.contains("job 999"), "{m}");
+    let (unrequested, unrequested_proof) = work.prove(job, 4);
+    let (c, m) = work_code(client.submit_work(submit_work_request(&work.circuit_id, &unrequested, &encode_proof(&unrequested_proof))).await);
+    assert!(c == Code::FailedPrecondition && m.contains("requestWork"), "{m}");
+    let mut wrong_output = statement;
+    wrong_output.output = unrequested.output;
+    let (c, m) = work_code(client.submit_work(submit_work_request(&work.circuit_id, &wrong_output, &encode_proof(&proof))).await);
+    assert!(c == Code::InvalidArgument && m.contains("does not verify"), "{m}");
+    let (c, m) = work_code(client.submit_work(submit_work_request(&work.circuit_id, &elsewhere, &encode_proof(&elsewhere_proof))).await);
+    assert!(c == Code::AlreadyExists && m.contains("settled on the chain already"), "{m}");
+
+    // The real one: verified, then settled on the chain.
+    let first = client.submit_work(good.clone()).await.unwrap().into_inner();
+    assert!(first.created);
+    let receipt = first.receipt.unwrap();
+    assert_eq!(receipt.id, work_id(chain_id, d.settlement, &work.circuit_id, &statement).to_vec());
+    assert_ne!(receipt.status, ReceiptStatus::Rejected as i32, "{}", receipt.reason);
+    let done = work_settled(&mut client, &receipt.id).await;
+    assert_eq!(done.status, ReceiptStatus::Settled as i32, "{}", done.reason);
+    assert_eq!(done.tx_hash.len(), 32);
+    assert!(done.gas_used > 100_000, "gas {}", done.gas_used);
+    assert_eq!(done.statement, good.statement);
+
+    // The same request again, and a re-randomised proof of it: the same receipt.
+    let again = client.submit_work(good.clone()).await.unwrap().into_inner();
+    assert!(!again.created);
+    assert_eq!(again.receipt.unwrap(), done);
+    let rerandomised = Groth16::<Bn254>::rerandomize_proof(work.prover.verifying_key(), &proof, &mut rand_chacha::ChaCha20Rng::seed_from_u64(9));
+    let again = client.submit_work(submit_work_request(&work.circuit_id, &statement, &encode_proof(&rerandomised))).await.unwrap().into_inner();
+    assert_eq!((again.created, again.receipt.unwrap().id), (false, receipt.id.clone()));
+    // Another output for the same request.
+    let (c, m) = work_code(client.submit_work(submit_work_request(&work.circuit_id, &wrong_output, &encode_proof(&proof))).await);
+    assert!(c == Code::AlreadyExists && m.contains("one model and one input"), "{m}");
+
+    // The receipt a crash left submitted: recognised as settled, not sent twice.
+    let recovered = work_settled(&mut client, &crashed_id).await;
+    assert_eq!(recovered.status, ReceiptStatus::Settled as i32, "{}", recovered.reason);
+    assert!(recovered.reason.contains("earlier attempt"), "{}", recovered.reason);
+    let again = client.submit_work(submit_work_request(&work.circuit_id, &crashed, &encode_proof(&crashed_proof))).await.unwrap().into_inner();
+    assert_eq!((again.created, again.receipt.unwrap().id), (false, crashed_id.to_vec()));
+    let (c, _) = match client.get_work_receipt(proto::GetWorkReceiptRequest { id: vec![1; 32] }).await {
+        Err(s) => (s.code(), s.message().to_owned()),
+        Ok(_) => panic!("no such receipt"),
+    };
+    assert_eq!(c, Code::NotFound);
+
+    // Paid once, for the work the service settled: work units × the tariff.
+    let mut chain = EmbeddedChain::open(&chain_dir).unwrap();
+    let paid = d.balances(&mut chain, provider()).unwrap()[0] - paid_before;
+    assert_eq!(paid, zkmeter_contracts::U256::from(u128::from(statement.work_units) * WORK_PRICE));
+    assert_eq!(chain.chain_id(), chain_id);
+}

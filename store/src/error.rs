@@ -19,6 +19,20 @@ pub enum StoreError {
         /// The id of the live receipt.
         existing: Hash,
     },
+    /// A workload request already has a receipt that claims another output.
+    #[error(
+        "workload request {} was recorded with output {} and {existing_work_units} work units: one model and one input \
+         have one output; check the commitments you submit (a new run needs a new request)",
+        hex(id), hex(existing_output)
+    )]
+    WorkConflict {
+        /// The receipt id (the request).
+        id: Hash,
+        /// The output commitment recorded.
+        existing_output: Hash,
+        /// The work units recorded.
+        existing_work_units: u64,
+    },
     /// A status change the status machine does not allow.
     #[error("receipt {} is {from}; it cannot become {to}", hex(id))]
     BadTransition {

@@ -28,7 +28,7 @@ pub enum Backend {
 /// The receipt store; cheap to clone (a connection pool).
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: AnyPool,
+    pub(crate) pool: AnyPool,
     backend: Backend,
     database: String,
 }
@@ -38,15 +38,15 @@ const COLUMNS: &str = "id, chain_id, circuit_id, job_id, meter, prev_head, prev_
      created_at_ms, updated_at_ms";
 
 /// u64 values live bit-for-bit in BIGINT columns.
-fn int(x: u64) -> i64 {
+pub(crate) fn int(x: u64) -> i64 {
     x as i64
 }
 
-fn uint(x: i64) -> u64 {
+pub(crate) fn uint(x: i64) -> u64 {
     x as u64
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
@@ -116,11 +116,11 @@ impl Store {
         self.backend
     }
 
-    fn unavailable(&self, e: sqlx::Error) -> StoreError {
+    pub(crate) fn unavailable(&self, e: sqlx::Error) -> StoreError {
         StoreError::Unavailable { database: self.database.clone(), reason: e.to_string() }
     }
 
-    fn corrupt(&self, reason: impl Into<String>) -> StoreError {
+    pub(crate) fn corrupt(&self, reason: impl Into<String>) -> StoreError {
         StoreError::Corrupt { database: self.database.clone(), reason: reason.into() }
     }
 
@@ -201,11 +201,30 @@ impl Store {
         tx_hash: Option<Hash>,
         gas_used: Option<u64>,
     ) -> Result<Receipt, StoreError> {
+        let changed = self.move_status("receipts", id, to, reason, tx_hash, gas_used).await?;
+        let receipt = self.get(id).await?.ok_or(StoreError::Missing { id: *id })?;
+        if !changed {
+            return Err(StoreError::BadTransition { id: *id, from: receipt.status, to });
+        }
+        Ok(receipt)
+    }
+
+    /// [`Store::set_status`]'s UPDATE on row `id` of `table` (which has the
+    /// status columns of `receipts`): whether the row moved.
+    pub(crate) async fn move_status(
+        &self,
+        table: &str,
+        id: &Hash,
+        to: Status,
+        reason: Option<&str>,
+        tx_hash: Option<Hash>,
+        gas_used: Option<u64>,
+    ) -> Result<bool, StoreError> {
         let from = to.allowed_from();
         let placeholders: Vec<String> = (0..from.len()).map(|i| format!("${}", i + 7)).collect();
         let allowed = if placeholders.is_empty() { "NULL".to_owned() } else { placeholders.join(", ") };
         let sql = format!(
-            "UPDATE receipts SET status = $1, reason = $2, tx_hash = COALESCE($3, tx_hash), \
+            "UPDATE {table} SET status = $1, reason = $2, tx_hash = COALESCE($3, tx_hash), \
              gas_used = COALESCE($4, gas_used), attempts = attempts + $5, updated_at_ms = $6 \
              WHERE id = ${} AND status IN ({allowed})",
             from.len() + 7
@@ -221,11 +240,7 @@ impl Store {
             query = query.bind(status.as_str());
         }
         let changed = query.bind(id.to_vec()).execute(&self.pool).await.map_err(|e| self.unavailable(e))?.rows_affected();
-        let receipt = self.get(id).await?.ok_or(StoreError::Missing { id: *id })?;
-        if changed == 0 {
-            return Err(StoreError::BadTransition { id: *id, from: receipt.status, to });
-        }
-        Ok(receipt)
+        Ok(changed > 0)
     }
 
     /// Claims up to `limit` receipts waiting for settlement on `chain_id`
@@ -242,6 +257,24 @@ impl Store {
         lease: Duration,
         limit: u32,
     ) -> Result<Vec<Receipt>, StoreError> {
+        let rows = self.claim_rows("receipts", COLUMNS, chain_id, owner, lease, limit).await?;
+        let mut claimed = rows.iter().map(|r| self.receipt(r)).collect::<Result<Vec<_>, _>>()?;
+        // RETURNING keeps no order.
+        claimed.sort_by_key(|r| (r.created_at_ms, r.id));
+        Ok(claimed)
+    }
+
+    /// [`Store::claim_settlement`]'s UPDATE on `table` (which has the status and
+    /// claim columns of `receipts`): the claimed rows' `columns`, in no order.
+    pub(crate) async fn claim_rows(
+        &self,
+        table: &str,
+        columns: &str,
+        chain_id: u64,
+        owner: &str,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<AnyRow>, StoreError> {
         let lock = match self.backend {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
@@ -249,13 +282,13 @@ impl Store {
         let claimable = "chain_id = $3 AND status IN ('verified', 'submitted') \
              AND (claimed_until_ms IS NULL OR claimed_until_ms < $4 OR claimed_by = $1)";
         let sql = format!(
-            "UPDATE receipts SET claimed_by = $1, claimed_until_ms = $2 \
+            "UPDATE {table} SET claimed_by = $1, claimed_until_ms = $2 \
              WHERE {claimable} AND id IN \
-             (SELECT id FROM receipts WHERE {claimable} ORDER BY created_at_ms, id LIMIT $5 {lock}) \
-             RETURNING {COLUMNS}"
+             (SELECT id FROM {table} WHERE {claimable} ORDER BY created_at_ms, id LIMIT $5 {lock}) \
+             RETURNING {columns}"
         );
         let now = now_ms();
-        let rows = sqlx::query::<Any>(&sql)
+        sqlx::query::<Any>(&sql)
             .bind(owner.to_owned())
             .bind(now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX)))
             .bind(int(chain_id))
@@ -263,11 +296,7 @@ impl Store {
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await
-            .map_err(|e| self.unavailable(e))?;
-        let mut claimed = rows.iter().map(|r| self.receipt(r)).collect::<Result<Vec<_>, _>>()?;
-        // RETURNING keeps no order.
-        claimed.sort_by_key(|r| (r.created_at_ms, r.id));
-        Ok(claimed)
+            .map_err(|e| self.unavailable(e))
     }
 
     /// Receipts still accepted (their verification was not recorded), oldest first.
@@ -348,16 +377,16 @@ impl Store {
         self.pool.close().await;
     }
 
-    fn get_col<'r, T: sqlx::Decode<'r, Any> + sqlx::Type<Any>>(&self, row: &'r AnyRow, column: &str) -> Result<T, StoreError> {
+    pub(crate) fn get_col<'r, T: sqlx::Decode<'r, Any> + sqlx::Type<Any>>(&self, row: &'r AnyRow, column: &str) -> Result<T, StoreError> {
         row.try_get(column).map_err(|e| self.corrupt(format!("column {column}: {e}")))
     }
 
-    fn fixed<const N: usize>(&self, row: &AnyRow, column: &str) -> Result<[u8; N], StoreError> {
+    pub(crate) fn fixed<const N: usize>(&self, row: &AnyRow, column: &str) -> Result<[u8; N], StoreError> {
         let bytes: Vec<u8> = self.get_col(row, column)?;
         bytes.try_into().map_err(|b: Vec<u8>| self.corrupt(format!("column {column} has {} bytes, expected {N}", b.len())))
     }
 
-    fn hash(&self, row: &AnyRow, column: &str) -> Result<Hash, StoreError> {
+    pub(crate) fn hash(&self, row: &AnyRow, column: &str) -> Result<Hash, StoreError> {
         self.fixed(row, column)
     }
 

@@ -6,7 +6,9 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
-use zkmeter_store::{Accepted, Backend, NewReceipt, ReceiptFilter, Status, Store, StoreError, StreamStateRow};
+use zkmeter_store::{
+    Accepted, Backend, NewReceipt, NewWorkReceipt, ReceiptFilter, Status, Store, StoreError, StreamStateRow, WorkAccepted,
+};
 
 /// A database for one test: a fresh SQLite file, or a fresh schema (named after
 /// the process and the test) in the throwaway PostgreSQL cluster.
@@ -271,3 +273,130 @@ async fn bad_databases_get_clear_errors() {
     assert!(!err.to_string().contains("secret"), "the password is not shown: {err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(30), "fails fast");
 }
+
+fn work(id: u8, job: u64, output: u8) -> NewWorkReceipt {
+    NewWorkReceipt {
+        id: [id; 32],
+        chain_id: 31341,
+        circuit_id: [9; 32],
+        job_id: job,
+        model: [id; 32],
+        input: [id.wrapping_add(1); 32],
+        output: [output; 32],
+        work_units: 24,
+        proof: vec![id; 256],
+    }
+}
+
+both!(a_work_request_has_one_receipt_and_one_output, |s: Store| async move {
+    let WorkAccepted::New(r) = s.accept_work(work(1, 1, 5)).await.unwrap() else { panic!("first accept is new") };
+    assert_eq!((r.status, r.attempts, r.output, r.work_units), (Status::Verified, 0, [5; 32], 24), "recorded verified");
+    // The same request and output (a re-randomised proof, say): the same receipt.
+    let mut again = work(1, 1, 5);
+    again.proof = vec![0xee; 256];
+    assert_eq!(s.accept_work(again).await.unwrap(), WorkAccepted::Existing(r.clone()));
+    assert_eq!(s.get_work(&[1; 32]).await.unwrap(), Some(r));
+    // Another output for the same request is refused, however the receipt stands.
+    let err = s.accept_work(work(1, 1, 6)).await.unwrap_err();
+    assert!(matches!(err, StoreError::WorkConflict { existing_output, .. } if existing_output == [5; 32]), "{err}");
+    assert!(err.to_string().contains("one model and one input"), "{err}");
+    let mut more_units = work(1, 1, 5);
+    more_units.work_units = 25;
+    assert!(matches!(s.accept_work(more_units).await.unwrap_err(), StoreError::WorkConflict { .. }));
+    // Workload and meter receipts live apart.
+    assert_eq!(s.get(&[1; 32]).await.unwrap(), None);
+    assert_eq!(s.get_work(&[2; 32]).await.unwrap(), None);
+    let mut big = work(3, u64::MAX, 1);
+    (big.chain_id, big.work_units) = (u64::MAX, u64::MAX);
+    s.accept_work(big.clone()).await.unwrap();
+    let back = s.get_work(&[3; 32]).await.unwrap().unwrap();
+    assert_eq!((back.chain_id, back.job_id, back.work_units, back.model, back.input), (u64::MAX, u64::MAX, u64::MAX, big.model, big.input));
+});
+
+both!(work_status_moves_follow_the_machine, |s: Store| async move {
+    s.accept_work(work(1, 1, 5)).await.unwrap();
+    let id = [1; 32];
+    let r = s.set_work_status(&id, Status::Submitted, None, None, None).await.unwrap();
+    assert_eq!(r.attempts, 1);
+    let r = s.set_work_status(&id, Status::Submitted, Some("node down"), Some([5; 32]), None).await.unwrap();
+    assert_eq!((r.attempts, r.reason.as_deref(), r.tx_hash), (2, Some("node down"), Some([5; 32])));
+    let r = s.set_work_status(&id, Status::Settled, None, None, Some(90_000)).await.unwrap();
+    assert_eq!((r.status, r.reason, r.tx_hash, r.gas_used), (Status::Settled, None, Some([5; 32]), Some(90_000)));
+    for to in Status::ALL {
+        let err = s.set_work_status(&id, to, None, None, None).await.unwrap_err();
+        assert!(matches!(err, StoreError::BadTransition { from: Status::Settled, .. }), "settled is final: {err}");
+    }
+    s.accept_work(work(2, 1, 5)).await.unwrap();
+    let r = s.set_work_status(&[2; 32], Status::Rejected, Some("WorkNotRequested"), None, None).await.unwrap();
+    assert_eq!((r.status, r.reason.as_deref()), (Status::Rejected, Some("WorkNotRequested")));
+    let err = s.set_work_status(&[8; 32], Status::Submitted, None, None, None).await.unwrap_err();
+    assert!(matches!(err, StoreError::Missing { .. }), "{err}");
+    // The meter receipts' table is not touched.
+    let err = s.set_status(&id, Status::Verified, None, None, None).await.unwrap_err();
+    assert!(matches!(err, StoreError::Missing { .. }), "{err}");
+});
+
+both!(replicas_never_claim_the_same_work_settlement, |s: Store| async move {
+    for i in 1..=6u8 {
+        s.accept_work(work(i, 1, i)).await.unwrap();
+    }
+    let mut other_chain = work(7, 1, 7);
+    other_chain.chain_id = 1;
+    s.accept_work(other_chain).await.unwrap();
+    // Meter receipts waiting for settlement are not workload receipts.
+    s.accept(receipt(8, 1, 0)).await.unwrap();
+    s.set_status(&[8; 32], Status::Verified, None, None, None).await.unwrap();
+    let lease = Duration::from_secs(60);
+    let ids = |rs: Vec<zkmeter_store::WorkReceipt>| rs.into_iter().map(|r| r.id[0]).collect::<Vec<_>>();
+    let tasks: Vec<_> = (0..8)
+        .map(|k| {
+            let s = s.clone();
+            tokio::spawn(async move { ids(s.claim_work_settlement(31341, &format!("replica-{k}"), lease, 2).await.unwrap()) })
+        })
+        .collect();
+    let mut claims = Vec::new();
+    for t in tasks {
+        claims.push(t.await.unwrap());
+    }
+    let mut all: Vec<u8> = claims.iter().flatten().copied().collect();
+    all.sort();
+    assert_eq!(all, vec![1, 2, 3, 4, 5, 6], "claims {claims:?}");
+    assert!(claims.iter().all(|c| c.windows(2).all(|w| w[0] < w[1])), "oldest first: {claims:?}");
+    let (holder, held) = claims.iter().enumerate().find(|(_, c)| !c.is_empty()).unwrap();
+    let holder = format!("replica-{holder}");
+    assert_eq!(&ids(s.claim_work_settlement(31341, &holder, lease, 10).await.unwrap()), held, "renewed");
+    assert!(s.claim_work_settlement(31341, "newcomer", lease, 10).await.unwrap().is_empty());
+    // A claim that ran out is taken over; settled and rejected receipts are not claimable.
+    s.claim_work_settlement(31341, &holder, Duration::ZERO, 10).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(&ids(s.claim_work_settlement(31341, "newcomer", lease, 10).await.unwrap()), held);
+    s.set_work_status(&[held[0]; 32], Status::Settled, None, Some([1; 32]), Some(1)).await.unwrap();
+    for id in &held[1..] {
+        s.set_work_status(&[*id; 32], Status::Rejected, Some("no"), None, None).await.unwrap();
+    }
+    s.claim_work_settlement(31341, "newcomer", Duration::ZERO, 10).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    // The rest are still held by the replicas that claimed them.
+    assert!(s.claim_work_settlement(31341, "third", lease, 10).await.unwrap().is_empty());
+    assert_eq!(ids(s.claim_work_settlement(1, "a", lease, 10).await.unwrap()), vec![7], "other chains' receipts apart");
+});
+
+both!(concurrent_work_accepts_make_one_receipt, |s: Store| async move {
+    let tasks: Vec<_> = (0..8)
+        .map(|k: u8| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let mut r = work(1, 1, 5);
+                r.proof = vec![k; 256];
+                s.accept_work(r).await.unwrap()
+            })
+        })
+        .collect();
+    let mut new = 0;
+    for t in tasks {
+        if matches!(t.await.unwrap(), WorkAccepted::New(_)) {
+            new += 1;
+        }
+    }
+    assert_eq!(new, 1);
+});
