@@ -7,9 +7,10 @@ use tonic::{Code, Status};
 use zkmeter_circuits::{Capacity, PerClass, ResourceClass, StreamState};
 use zkmeter_contracts::{Address, B256, circuit_id};
 use zkmeter_circuits::KeyHeader;
-use zkmeter_service::convert::{stream_state, submit_request};
+use zkmeter_circuits::workload::WorkloadStatement;
+use zkmeter_service::convert::{stream_state, submit_request, submit_work_request};
 use zkmeter_service::proto::verifier_service_client::VerifierServiceClient;
-use zkmeter_service::proto::{GetCircuitRequest, GetReceiptRequest, GetStreamStateRequest, ReceiptStatus};
+use zkmeter_service::proto::{GetCircuitRequest, GetReceiptRequest, GetStreamStateRequest, GetWorkReceiptRequest, ReceiptStatus};
 
 use crate::epoch::Domain;
 use crate::stream_log::Cut;
@@ -138,21 +139,49 @@ impl VerifierClient {
             .into_inner()
             .receipt
             .ok_or_else(|| ClientError::BadAnswer("no receipt".into()))?;
-        let state = receipt_state(&receipt);
+        let state = receipt_state(receipt.status, &receipt.reason, &receipt.tx_hash, receipt.gas_used);
         Ok((receipt.id, state))
     }
 
     /// Reads a receipt.
     pub async fn receipt(&mut self, id: &[u8]) -> Result<ReceiptState, ClientError> {
         let r = self.inner.get_receipt(GetReceiptRequest { id: id.to_vec() }).await?.into_inner();
-        Ok(receipt_state(&r.receipt.ok_or_else(|| ClientError::BadAnswer("no receipt".into()))?))
+        let r = r.receipt.ok_or_else(|| ClientError::BadAnswer("no receipt".into()))?;
+        Ok(receipt_state(r.status, &r.reason, &r.tx_hash, r.gas_used))
+    }
+
+    /// Submits a workload proof (EVM layout) for `statement` with workload circuit
+    /// `circuit_id`; returns its receipt id and state.
+    pub async fn submit_work(
+        &mut self,
+        circuit_id: B256,
+        statement: &WorkloadStatement,
+        proof: &[u8],
+    ) -> Result<(Vec<u8>, ReceiptState), ClientError> {
+        let request = submit_work_request(&circuit_id, statement, proof);
+        let receipt = self
+            .inner
+            .submit_work(request)
+            .await?
+            .into_inner()
+            .receipt
+            .ok_or_else(|| ClientError::BadAnswer("no workload receipt".into()))?;
+        let state = receipt_state(receipt.status, &receipt.reason, &receipt.tx_hash, receipt.gas_used);
+        Ok((receipt.id, state))
+    }
+
+    /// Reads a workload receipt.
+    pub async fn work_receipt(&mut self, id: &[u8]) -> Result<ReceiptState, ClientError> {
+        let r = self.inner.get_work_receipt(GetWorkReceiptRequest { id: id.to_vec() }).await?.into_inner();
+        let r = r.receipt.ok_or_else(|| ClientError::BadAnswer("no workload receipt".into()))?;
+        Ok(receipt_state(r.status, &r.reason, &r.tx_hash, r.gas_used))
     }
 }
 
-fn receipt_state(r: &zkmeter_service::proto::Receipt) -> ReceiptState {
-    match ReceiptStatus::try_from(r.status) {
-        Ok(ReceiptStatus::Settled) => ReceiptState::Settled { tx_hash: r.tx_hash.clone(), gas: r.gas_used },
-        Ok(ReceiptStatus::Rejected) => ReceiptState::Rejected(r.reason.clone()),
-        _ => ReceiptState::Pending(r.reason.clone()),
+fn receipt_state(status: i32, reason: &str, tx_hash: &[u8], gas_used: u64) -> ReceiptState {
+    match ReceiptStatus::try_from(status) {
+        Ok(ReceiptStatus::Settled) => ReceiptState::Settled { tx_hash: tx_hash.to_vec(), gas: gas_used },
+        Ok(ReceiptStatus::Rejected) => ReceiptState::Rejected(reason.to_owned()),
+        _ => ReceiptState::Pending(reason.to_owned()),
     }
 }

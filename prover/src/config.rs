@@ -33,6 +33,12 @@
 //! key_file = "/etc/zkmeter/meter-1.key"      # `zkmeter keys new --out …`
 //! capacity = { cpu = 64 }                     # as registered on chain, per ms of each class
 //! meter = { kind = "cpu", cgroup = "/sys/fs/cgroup/job1" }
+//!
+//! [[workload]]                                # workload proofs: paid per verified multiply-accumulate
+//! job_id = 2
+//! circuit = "zkmeter.workload.v1:2:4x3md"     # as `zkmeter workload setup` prints it (keys_dir has its key)
+//! model = "/var/lib/zkmeter-prover/models/job2.model"
+//! inbox = "/var/lib/zkmeter-prover/inbox/job2"  # the consumer's input files; each is proved once
 //! ```
 
 use serde::Deserialize;
@@ -100,6 +106,25 @@ pub struct Config {
     /// The streams this daemon meters.
     #[serde(rename = "stream")]
     pub streams: Vec<StreamConfig>,
+    /// The workload jobs whose inputs this daemon proves.
+    #[serde(rename = "workload")]
+    pub workloads: Vec<WorkloadConfig>,
+}
+
+/// A workload job: each input file that appears in `inbox` is run through
+/// `model`, proved with `circuit`'s key and submitted (see [`crate::work_queue`]).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadConfig {
+    /// The job on the settlement contract the work is billed to.
+    pub job_id: u64,
+    /// The workload circuit id, as `zkmeter workload setup` prints it.
+    pub circuit: String,
+    /// The model file (the consumer's model; its commitment is in each request).
+    pub model: PathBuf,
+    /// Where the consumer's input files arrive (names starting with `.` are skipped,
+    /// so a file can be written under a hidden name and renamed in).
+    pub inbox: PathBuf,
 }
 
 /// An epoch closes at `max_records` records or when its oldest record is
@@ -182,6 +207,7 @@ impl Default for Config {
             proving: ProvingConfig::default(),
             submit: SubmitConfig::default(),
             streams: Vec::new(),
+            workloads: Vec::new(),
         }
     }
 }
@@ -230,8 +256,8 @@ impl Config {
     /// Refuses settings the daemon cannot run with, saying which.
     pub fn check(&self) -> Result<(), ConfigError> {
         let invalid = |m: String| Err(ConfigError::Invalid(m));
-        if self.streams.is_empty() {
-            return invalid("no [[stream]] configured: add one per job this provider meters".into());
+        if self.streams.is_empty() && self.workloads.is_empty() {
+            return invalid("no [[stream]] or [[workload]] configured: add one per job this provider meters or proves work for".into());
         }
         if self.slots == 0 {
             return invalid("slots must be at least 1".into());
@@ -261,6 +287,11 @@ impl Config {
         jobs.sort_unstable();
         if let Some(w) = jobs.windows(2).find(|w| w[0] == w[1]) {
             return invalid(format!("job {} has two [[stream]] entries: one meter stream per job", w[0]));
+        }
+        let mut jobs: Vec<u64> = self.workloads.iter().map(|w| w.job_id).collect();
+        jobs.sort_unstable();
+        if let Some(w) = jobs.windows(2).find(|w| w[0] == w[1]) {
+            return invalid(format!("job {} has two [[workload]] entries: one per job, with one circuit and model", w[0]));
         }
         Ok(())
     }
@@ -345,6 +376,12 @@ mod tests {
         assert_eq!(stream.capacity, cpu(64));
         assert_eq!(stream.meter, MeterConfig::Cpu { cgroup: Some("/sys/fs/cgroup/job1".into()), root: "/".into() });
         assert_eq!(stream.stop_after_records, None);
+        assert_eq!(config.workloads.len(), 1);
+        let work = &config.workloads[0];
+        assert_eq!((work.job_id, work.circuit.as_str()), (2, "zkmeter.workload.v1:2:4x3md"));
+        assert_eq!(work.model, Path::new("/var/lib/zkmeter-prover/models/job2.model"));
+        assert_eq!(work.inbox, Path::new("/var/lib/zkmeter-prover/inbox/job2"));
+        work.circuit.parse::<zkmeter_circuits::workload::Plan>().expect("the example's circuit id is one");
     }
 
     #[test]
@@ -408,9 +445,29 @@ mod tests {
         }
     }
 
+    const ONE_WORKLOAD: &str = r#"
+        [[workload]]
+        job_id = 2
+        circuit = "zkmeter.workload.v1:2:4x3md"
+        model = "job2.model"
+        inbox = "inbox"
+    "#;
+
     #[test]
-    fn check_refuses_a_config_without_streams() {
-        assert!(refusal(|c| c.streams.clear()).contains("[[stream]]"));
+    fn check_refuses_a_config_without_streams_or_workloads() {
+        let message = refusal(|c| c.streams.clear());
+        assert!(message.contains("[[stream]]") && message.contains("[[workload]]"), "{message}");
+        parse(ONE_WORKLOAD).check().expect("workloads alone are something to do");
+    }
+
+    #[test]
+    fn check_refuses_two_workloads_of_one_job() {
+        let mut config = parse(&format!("{ONE_WORKLOAD}{ONE_WORKLOAD}"));
+        config.streams.clear();
+        match config.check() {
+            Err(ConfigError::Invalid(m)) => assert!(m.contains("job 2") && m.contains("[[workload]]"), "{m}"),
+            other => panic!("expected ConfigError::Invalid, got {other:?}"),
+        }
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! it has), and an epoch is settled only when the service says so.
 //!
 //! While the verifier service or the chain is down, metering, cutting and proving
-//! go on; submissions retry with exponential backoff.
+//! go on; submissions retry with exponential backoff. Workload jobs run as one
+//! task each beside the streams ([`crate::work_queue`]).
 
 use rand::rngs::OsRng;
 use std::collections::{BTreeMap, VecDeque};
@@ -31,6 +32,7 @@ use crate::meter::{self, MeterSource, Reading};
 use crate::metrics::Metrics;
 use crate::proving::{EpochProver, GpuGate, ProvingError};
 use crate::stream_log::{LogError, Settlement, StreamLog};
+use crate::work_queue::{self, WorkloadError, WorkloadJob};
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +56,9 @@ pub enum DaemonError {
     /// The proving engine could not start.
     #[error(transparent)]
     Proving(#[from] ProvingError),
+    /// A workload job could not start.
+    #[error(transparent)]
+    Workload(#[from] WorkloadError),
     /// The verifier URL is unusable.
     #[error(transparent)]
     Client(#[from] ClientError),
@@ -77,7 +82,8 @@ pub enum DaemonError {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RunOptions {
     /// Stop by itself once every stream has stopped metering (its meter is
-    /// exhausted or `stop_after_records` reached) and every epoch is settled.
+    /// exhausted or `stop_after_records` reached), every epoch is settled, and
+    /// every workload input in the inboxes is settled or rejected.
     pub exit_when_settled: bool,
 }
 
@@ -141,6 +147,7 @@ struct Stream {
 struct Shared {
     config: Config,
     streams: Vec<Arc<Stream>>,
+    workloads: Vec<Arc<WorkloadJob>>,
     domain: OnceLock<Domain>,
     metrics: Arc<Metrics>,
     status: Status,
@@ -246,7 +253,14 @@ pub async fn run(
         let log = lock(&s.log);
         log.unsettled().next().is_some() || !log.uncut().is_empty()
     };
-    if sources.iter().all(Option::is_none) && !streams.iter().any(has_work) {
+    let workloads = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || work_queue::load_all(&config)).await.expect("loading workloads does not panic")?
+    };
+    for w in &workloads {
+        tracing::info!(job_id = w.job_id(), "proving workloads");
+    }
+    if sources.iter().all(Option::is_none) && !streams.iter().any(has_work) && workloads.is_empty() {
         return Err(DaemonError::NothingToDo(unavailable.join("; ")));
     }
     let metrics_task = match config.metrics_listen {
@@ -264,6 +278,7 @@ pub async fn run(
         domain: OnceLock::new(),
         config,
         streams,
+        workloads,
         metrics,
         status,
         stopping: AtomicBool::new(false),
@@ -322,6 +337,12 @@ pub async fn run(
     for index in 0..shared.streams.len() {
         tasks.spawn(submit_loop(shared.clone(), index, client.clone()));
     }
+    for job in shared.workloads.clone() {
+        let (shared, client) = (shared.clone(), client.clone());
+        tasks.spawn(async move {
+            work_queue::run(job, &shared.config, &shared.metrics, client, || shared.stopping.load(Ordering::SeqCst)).await;
+        });
+    }
 
     let done = async {
         loop {
@@ -330,7 +351,7 @@ pub async fn run(
                 return;
             }
             if options.exit_when_settled && all_settled(&shared) {
-                tracing::info!("every stream has stopped metering and every epoch is settled");
+                tracing::info!("every stream has stopped metering, every epoch is settled and every workload input settled or rejected");
                 return;
             }
         }
@@ -365,7 +386,7 @@ pub async fn run(
 }
 
 fn all_settled(shared: &Shared) -> bool {
-    shared.streams.iter().all(|s| {
+    shared.workloads.iter().all(|w| w.idle()) && shared.streams.iter().all(|s| {
         let log = lock(&s.log);
         s.metering_done.load(Ordering::SeqCst) && log.uncut().is_empty() && log.unsettled().next().is_none()
     })
@@ -698,24 +719,24 @@ fn prove_loop(shared: &Shared, prover: &EpochProver, gate: Option<&GpuGate>, que
 const PROVE_RETRY: Duration = Duration::from_secs(30);
 
 /// Exponential backoff between retries.
-struct Backoff {
+pub(crate) struct Backoff {
     initial: Duration,
     max: Duration,
     next: Duration,
 }
 
 impl Backoff {
-    fn new(config: &Config) -> Self {
+    pub(crate) fn new(config: &Config) -> Self {
         let initial = Duration::from_millis(config.submit.backoff_initial_ms);
         Backoff { initial, max: Duration::from_millis(config.submit.backoff_max_ms).max(initial), next: initial }
     }
 
-    async fn wait(&mut self) {
+    pub(crate) async fn wait(&mut self) {
         tokio::time::sleep(self.next).await;
         self.next = (self.next * 2).min(self.max);
     }
 
-    fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.next = self.initial;
     }
 }

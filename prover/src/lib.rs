@@ -9,8 +9,9 @@
 //! work over through the log), then [`stream_log`] (what the log holds),
 //! [`epoch`] (cutting an epoch), [`proving`] (the engine), [`client`] (the
 //! verifier's API), [`meter`] (where readings come from), [`spool`] (the
-//! append-only file every log is written to), [`identity`] (the meter key) and
-//! [`config`] (the TOML file).
+//! append-only file every log is written to), [`identity`] (the meter key),
+//! [`config`] (the TOML file) and [`work_queue`] (workload proofs: inputs a
+//! consumer hands over are run, proved and submitted, paid by verified work).
 //!
 //! What it does not do: verify proofs for anyone else, talk to a chain (the
 //! verifier service settles), or run the setup (keys come from `zkmeter setup`).
@@ -26,3 +27,4 @@ pub mod pause_point;
 pub mod proving;
 pub mod spool;
 pub mod stream_log;
+pub mod work_queue;

@@ -1,6 +1,7 @@
 //! Prometheus metrics of the daemon, served as text at `/metrics`: records
 //! logged (and cut down to capacity), epochs cut, proved and settled, proving
-//! time, submission outcomes, and the backlog not settled yet.
+//! time, submission outcomes, workload inputs proved, settled and rejected, and
+//! the backlog not settled yet.
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -22,6 +23,7 @@ pub struct Metrics {
     epochs: Family<Labels, Counter>,
     prove_seconds: Histogram,
     submissions: Family<Labels, Counter>,
+    workloads: Family<Labels, Counter>,
     backlog_records: Family<Labels, Gauge>,
     backlog_epochs: Family<Labels, Gauge>,
 }
@@ -54,11 +56,13 @@ impl Metrics {
         registry.register("prove_seconds", "Time to prove one epoch", prove_seconds.clone());
         let submissions = Family::<Labels, Counter>::default();
         registry.register("submissions", "Submissions to the verifier by outcome", submissions.clone());
+        let workloads = Family::<Labels, Counter>::default();
+        registry.register("workloads", "Workload inputs by step reached (proved, settled, rejected)", workloads.clone());
         let backlog_records = Family::<Labels, Gauge>::default();
         registry.register("backlog_records", "Records logged but not settled yet", backlog_records.clone());
         let backlog_epochs = Family::<Labels, Gauge>::default();
         registry.register("backlog_epochs", "Epochs cut but not settled yet", backlog_epochs.clone());
-        Metrics { registry, records, clamped, epochs, prove_seconds, submissions, backlog_records, backlog_epochs }
+        Metrics { registry, records, clamped, epochs, prove_seconds, submissions, workloads, backlog_records, backlog_epochs }
     }
 
     /// Counts records logged for a job, `clamped` of them cut down to capacity.
@@ -84,6 +88,13 @@ impl Metrics {
     /// Counts a submission with `outcome` ("accepted", "unavailable", "refused").
     pub fn submission(&self, outcome: &'static str) {
         self.submissions.get_or_create(&vec![("outcome", outcome.to_owned())]).inc();
+    }
+
+    /// Counts a workload input of a job reaching `step` ("proved", "settled", "rejected").
+    pub fn workload(&self, job_id: u64, step: &'static str) {
+        let mut labels = job(job_id);
+        labels.push(("step", step.to_owned()));
+        self.workloads.get_or_create(&labels).inc();
     }
 
     /// Sets a job's backlog.

@@ -45,13 +45,7 @@ impl EpochProver {
         let shape = CircuitShape::meter(slots);
         let pk = keys::load_proving_key(path, &shape)?;
         let prover = AnyProver::new(backend, pk, (&shape).into())?;
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("zkmeter-prove-{i}"))
-            .start_handler(move |_| lower_priority(nice))
-            .build()
-            .map_err(|e| ProvingError::Threads(e.to_string()))?;
-        Ok(EpochProver { header: shape.header, prover, pool })
+        Ok(EpochProver { header: shape.header, prover, pool: proving_pool(threads, nice)? })
     }
 
     /// The key's header (circuit, N, digest).
@@ -77,6 +71,17 @@ impl EpochProver {
         let proof = self.pool.install(|| self.prover.prove_verified(circuit, &mut OsRng))?;
         Ok((encode_proof(&proof).to_vec(), started.elapsed()))
     }
+}
+
+/// A pool of `threads` proving threads (0: one per core) at `nice`: meter epochs
+/// and workload proofs both prove in one of these.
+pub fn proving_pool(threads: usize, nice: i32) -> Result<rayon::ThreadPool, ProvingError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("zkmeter-prove-{i}"))
+        .start_handler(move |_| lower_priority(nice))
+        .build()
+        .map_err(|e| ProvingError::Threads(e.to_string()))
 }
 
 /// Sets the calling thread's nice value (Linux gives each thread its own).

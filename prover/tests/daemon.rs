@@ -10,6 +10,10 @@
 //!   directory's storage and a (fake) interface's bytes into three jobs and settles
 //!   them, while the GPU stream says its meter is unavailable; a configuration with
 //!   only that stream refuses to start.
+//! - Workload proofs: the daemon (in process) runs, proves and submits the inputs a
+//!   consumer dropped into a job's inbox and requested on the chain; each settles
+//!   once, paid by its multiply-accumulates, and an input file that is not one is
+//!   rejected with the reason.
 //! - SIGTERM: the real binary serves its Prometheus metrics, stops cleanly on
 //!   SIGTERM (exit status 0) and leaves a log holding every record it logged.
 
@@ -30,7 +34,7 @@ use std::time::{Duration, Instant};
 use zkmeter_circuits::keys::{KeyKind, key_paths, write_key};
 use zkmeter_circuits::{ResourceClass, StreamId, StreamState};
 use zkmeter_contracts::{Chain, CircuitToDeploy, DEPLOYMENT_FILE, Deployment, EmbeddedChain, U256, deploy, meter_address};
-use zkmeter_prover::config::{Config, EpochPolicy, StreamConfig, SubmitConfig};
+use zkmeter_prover::config::{Config, EpochPolicy, StreamConfig, SubmitConfig, WorkloadConfig};
 use zkmeter_prover::daemon::{self, DaemonError, RunOptions, Status};
 use zkmeter_prover::identity::MeterKey;
 use zkmeter_prover::meter::{self, Direction, GpuMeasure, MeterConfig, StorageMode};
@@ -301,8 +305,9 @@ fn gpu_stream_config() -> MeterConfig {
     MeterConfig::Gpu { device: None, measure: GpuMeasure::Busy }
 }
 
-/// A daemon configuration over `keys_dir` with short intervals, for `streams`.
-fn live_config(data_dir: &Path, keys_dir: &Path, streams: Vec<StreamConfig>) -> Config {
+/// A daemon configuration over `keys_dir` with short intervals, for `streams`
+/// and `workloads`.
+fn live_config(data_dir: &Path, keys_dir: &Path, streams: Vec<StreamConfig>, workloads: Vec<WorkloadConfig>) -> Config {
     let config = Config {
         data_dir: data_dir.to_owned(),
         keys_dir: keys_dir.to_owned(),
@@ -312,6 +317,7 @@ fn live_config(data_dir: &Path, keys_dir: &Path, streams: Vec<StreamConfig>) -> 
         epoch: EpochPolicy { max_records: None, max_age_ms: 300 },
         submit: SubmitConfig { backoff_initial_ms: 50, backoff_max_ms: 400, poll_ms: 40, request_timeout_ms: 10_000 },
         streams,
+        workloads,
         ..Config::default()
     };
     config.check().expect("a valid configuration");
@@ -376,7 +382,7 @@ fn meters_cpu_storage_and_network_without_a_gpu() {
     }
     drop(chain);
     let data_dir = root.join("prover");
-    let mut config = live_config(&data_dir, &zk.join("keys"), streams.clone());
+    let mut config = live_config(&data_dir, &zk.join("keys"), streams.clone(), Vec::new());
 
     // Keeps the interface counting and the host's CPU busy a third of the time,
     // so that no live meter waits long for a reading above 0 (they are skipped).
@@ -476,7 +482,7 @@ fn an_unavailable_gpu_meter_alone_is_nothing_to_do() {
     let key_file = root.path().join("gpu.key");
     MeterKey::generate(&key_file, &mut rand::rngs::OsRng).unwrap();
     let stream = StreamConfig { job_id: 1, key_file, capacity: CAPACITY, meter: gpu_stream_config(), stop_after_records: None };
-    let mut config = live_config(&root.path().join("prover"), &keys_dir, vec![stream]);
+    let mut config = live_config(&root.path().join("prover"), &keys_dir, vec![stream], Vec::new());
     // Never reached: the daemon refuses before it talks to the verifier.
     config.verifier_url = "http://127.0.0.1:9".into();
 
@@ -623,4 +629,106 @@ fn sigterm_stops_the_daemon_cleanly() {
         .sum();
     let paid = d.balances(&mut chain, provider()).unwrap();
     assert_eq!(paid[ResourceClass::Gpu.index()], U256::from(on_chain), "paid exactly the epochs the chain settled");
+}
+
+/// The workload of the workload test: 2 rows through one 4×3 int8 matmul.
+fn tiny_matmul() -> zkmeter_circuits::workload::Model {
+    use zkmeter_circuits::workload::{Layer, LayerKind, LayerShape, Model};
+    let shape = LayerShape { inputs: 4, outputs: 3, kind: LayerKind::MatMul };
+    Model::new(vec![Layer { shape, weights: vec![1, -2, 3, 4, -5, 6, 7, -8, 9, 10, -11, 12], bias: vec![] }]).unwrap()
+}
+
+#[test]
+fn workload_inputs_are_proved_submitted_and_paid_by_verified_work() {
+    use zkmeter_circuits::keys::{setup, workload_key_paths};
+    use zkmeter_circuits::workload::{Matrix, Plan, infer};
+    use zkmeter_circuits::{CircuitShape, WorkloadProofFile};
+    use zkmeter_contracts::{WorkStatus, circuit_id};
+
+    let root = tempfile::tempdir().unwrap();
+    let root = root.path();
+    let zk = root.join("verifier");
+    let keys_dir = zk.join("keys");
+    let meter_prover = write_keys(&keys_dir);
+
+    // The workload circuit's keys, where the daemon and the verifier look for them.
+    let model = tiny_matmul();
+    let plan = Plan::auto(model.shape(2).unwrap());
+    let shape = CircuitShape::workload(&plan);
+    let pk = setup(&shape, &mut ChaCha20Rng::seed_from_u64(7)).unwrap();
+    let (pk_path, vk_path) = workload_key_paths(&keys_dir, &plan);
+    write_key(&pk_path, KeyKind::Proving, &shape.header, &pk).unwrap();
+    write_key(&vk_path, KeyKind::Verifying, &shape.header, &pk.vk).unwrap();
+    let work_circuit = circuit_id(&shape.header);
+
+    // A job whose consumer requests two of three inputs; the third is not an
+    // input file at all. A hidden file is still being written: it is left alone.
+    let chain_dir = zk.join("chain");
+    let mut chain = EmbeddedChain::open(&chain_dir).unwrap();
+    let circuit = CircuitToDeploy { header: &meter_prover.shape().header, vk: meter_prover.verifying_key() };
+    let mut d = deploy(&mut chain, &[circuit], None).unwrap();
+    d.add_work_circuit(&mut chain, &CircuitToDeploy { header: &shape.header, vk: &pk.vk }).unwrap();
+    d.save(&chain_dir.join(DEPLOYMENT_FILE)).unwrap();
+    d.set_work_tariff(&mut chain, ResourceClass::Gpu.index(), 3, 2).unwrap();
+    let meter = meter_address(&meter_key());
+    d.register_meter(&mut chain, provider(), meter, &CAPACITY).unwrap();
+    d.mint_tokens(&mut chain, consumer(), ISSUED).unwrap();
+    let expires = chain.block().unwrap().timestamp + 3600;
+    let (job_id, _) = d.open_job(&mut chain, consumer(), meter, expires, ESCROW).unwrap();
+    let inbox = root.join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let inputs = [
+        ("a.input", Matrix::new(2, 4, vec![1, 2, 3, 4, -1, -2, -3, -4]).unwrap()),
+        ("b.input", Matrix::new(2, 4, vec![127, -128, 0, 5, 9, 9, 9, 9]).unwrap()),
+    ];
+    for (name, input) in &inputs {
+        std::fs::write(inbox.join(name), input.to_bytes()).unwrap();
+        d.request_work(&mut chain, consumer(), job_id, work_circuit, model.commitment(), input.commitment()).unwrap();
+    }
+    std::fs::write(inbox.join("junk.input"), b"not an input file").unwrap();
+    std::fs::write(inbox.join(".c.input"), b"half written").unwrap();
+    let before = d.balances(&mut chain, provider()).unwrap();
+    drop(chain);
+    let model_file = root.join("job.model");
+    std::fs::write(&model_file, model.to_bytes()).unwrap();
+
+    let data_dir = root.join("prover");
+    let work = WorkloadConfig { job_id, circuit: plan.circuit_id(), model: model_file, inbox: inbox.clone() };
+    let config = live_config(&data_dir, &keys_dir, Vec::new(), vec![work]);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    for round in 0..2 {
+        let config = config.clone();
+        let outcome = runtime.block_on(async {
+            let (addr, stop_verifier, verifier) = serve_verifier(&zk).await;
+            let config = Config { verifier_url: format!("http://{addr}"), ..config };
+            let run = daemon::run(config, RunOptions { exit_when_settled: true }, Status::default(), std::future::pending());
+            let outcome = tokio::time::timeout(Duration::from_secs(60), run).await;
+            let _ = stop_verifier.send(());
+            verifier.await.expect("the verifier service stops cleanly");
+            outcome
+        });
+        outcome.unwrap_or_else(|_| panic!("round {round}: the workloads did not settle within 60 s")).expect("the daemon runs");
+    }
+    runtime.shutdown_timeout(Duration::from_secs(5));
+
+    let d = Deployment::load(&chain_dir.join(DEPLOYMENT_FILE)).unwrap();
+    let mut chain = EmbeddedChain::open(&chain_dir).unwrap();
+    let progress = data_dir.join("work").join(format!("job-{job_id}"));
+    for (name, input) in &inputs {
+        let status = d.work_status(&mut chain, job_id, work_circuit, model.commitment(), input.commitment()).unwrap();
+        assert_eq!(status, WorkStatus::Settled, "{name}");
+        let file = WorkloadProofFile::read(&progress.join("settled").join(format!("{name}.json"))).unwrap();
+        assert_eq!(file.output, infer(&model, input).unwrap(), "{name}: the consumer gets the true output");
+        assert_eq!(file.statement.job_id, job_id);
+        assert!(!progress.join("proved").join(format!("{name}.json")).exists(), "{name}: nothing left to submit");
+    }
+    let why = std::fs::read_to_string(progress.join("rejected").join("junk.input.txt")).unwrap();
+    assert!(why.contains("input"), "the rejection says what is wrong: {why}");
+    assert!(!progress.join("rejected").join(".c.input.txt").exists() && !progress.join("settled").join(".c.input.json").exists());
+    // 24 multiply-accumulates per input at 3 tokens per 2, twice: each input paid
+    // once although the second run saw every file again.
+    let after = d.balances(&mut chain, provider()).unwrap();
+    let gpu = ResourceClass::Gpu.index();
+    assert_eq!(after[gpu] - before[gpu], U256::from(2 * (24 * 3 / 2)));
 }
