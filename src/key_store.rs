@@ -1,4 +1,5 @@
-//! The keys in a data directory: `keys/meter-N.pk` and `keys/meter-N.vk`.
+//! The keys in a data directory: `keys/meter-N.pk` and `keys/meter-N.vk`, and the
+//! workload circuits' `keys/workload-<id>.pk` and `.vk`.
 
 use anyhow::{Context, Result};
 use ark_bn254::Bn254;
@@ -6,6 +7,7 @@ use ark_groth16::VerifyingKey;
 use rand::rngs::OsRng;
 use std::path::{Path, PathBuf};
 use zkmeter_circuits::keys::{self, KeyKind};
+use zkmeter_circuits::workload::Plan;
 use zkmeter_circuits::{CircuitShape, KeyError, KeyHeader, MeterProver};
 
 use crate::progress::spinner;
@@ -19,6 +21,16 @@ impl KeyStore {
     /// The key store of a data directory.
     pub fn new(data_dir: &Path) -> Self {
         KeyStore { dir: data_dir.join("keys") }
+    }
+
+    /// The key directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Proving and verifying key paths of a workload circuit.
+    pub fn workload_paths(&self, plan: &Plan) -> (PathBuf, PathBuf) {
+        keys::workload_key_paths(&self.dir, plan)
     }
 
     /// Proving and verifying key paths for N record slots.

@@ -1,5 +1,5 @@
-//! `zkmeter`: set up keys, simulate meters, prove and verify usage epochs, deploy
-//! and inspect the settlement contracts, and run the end-to-end demo. Each subcommand lives in `commands/`; this file only
+//! `zkmeter`: set up keys, simulate meters, prove and verify usage epochs and
+//! workloads, deploy and inspect the settlement contracts, and run the end-to-end demo. Each subcommand lives in `commands/`; this file only
 //! parses the command line.
 
 mod chain_access;
@@ -52,6 +52,8 @@ enum Command {
     Keys(commands::keys::Args),
     /// Simulate meters, prove, verify and settle every epoch on the embedded chain.
     Demo(commands::demo::Args),
+    /// Prove that a quantised matmul or MLP inference gave its output: setup, run, verify, export.
+    Workload(commands::workload::Args),
 }
 
 fn default_data_dir() -> PathBuf {
@@ -81,5 +83,6 @@ fn main() -> Result<()> {
         Command::Balance(args) => commands::balance::run(&data_dir, args),
         Command::Keys(args) => commands::keys::run(args),
         Command::Demo(args) => commands::demo::run(&data_dir, args),
+        Command::Workload(args) => commands::workload::run(&data_dir, args),
     }
 }

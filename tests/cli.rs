@@ -260,7 +260,7 @@ fn bad_input_gets_a_clear_error() {
     ok(d, &["setup", "--records", "2"]);
     std::fs::copy(path(d, "keys/meter-2.pk"), path(d, "keys/meter-3.pk")).unwrap();
     let err = fails(d, &["prove", "--input", &records, "--records", "3"]);
-    assert!(err.contains("with 2 record slots, but zkmeter.meter.v1 with 3 slots is needed"), "wrong key: {err}");
+    assert!(err.contains("with 2 record slots, but zkmeter.meter.v1 with 3 record slots is needed"), "wrong key: {err}");
 
     let mut key = std::fs::read(path(d, "keys/meter-2.pk")).unwrap();
     let middle = key.len() / 2;
@@ -282,4 +282,67 @@ fn bad_input_gets_a_clear_error() {
 
     let err = fails(d, &["setup", "--records", "0"]);
     assert!(err.contains("--records must be between 1"), "{err}");
+}
+
+/// The example workload in `examples/workload/` (2 rows through 4 → 3 → 2).
+fn example(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/workload").join(name).to_str().unwrap().to_owned()
+}
+
+#[test]
+fn workload_setup_run_verify_export_and_refuse_a_tampered_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (model, input) = (example("tiny-mlp.model"), example("tiny-mlp.input"));
+    let proof = path(d, "mlp.proof.json");
+
+    let err = fails(d, &["workload", "run", "--model", &model, "--input", &input, "--job", "7", "--out", &proof]);
+    assert!(err.contains(&format!("run `zkmeter workload setup --model {model} --rows 2 --plan auto` first")), "missing key: {err}");
+
+    let setup = ok(d, &["workload", "setup", "--model", &model, "--rows", "2"]);
+    assert!(setup.contains("circuit          zkmeter.workload.v1:2:4x3r4d:3x2q2d"), "{setup}");
+    assert!(setup.contains("work units       36 multiply-accumulates"), "{setup}");
+    assert!(setup.contains("workload-2-4x3r4d-3x2q2d.vk"), "{setup}");
+    assert!(ok(d, &["workload", "setup", "--model", &model, "--rows", "2"]).contains("already exist"));
+    assert!(ok(d, &["inspect", &path(d, "keys/workload-2-4x3r4d-3x2q2d.vk")]).contains("matches this build's workload circuit"));
+
+    // Keys for another plan are another circuit: `run` with the default plan ignores them.
+    let other = ok(d, &["workload", "setup", "--model", &model, "--rows", "2", "--plan", "freivalds"]);
+    assert!(other.contains("zkmeter.workload.v1:2:4x3r4f:3x2q2f"), "{other}");
+
+    let out = ok(d, &["workload", "run", "--model", &model, "--input", &input, "--job", "7", "--out", &proof]);
+    assert!(out.contains("proved job 7: 36 multiply-accumulates") && out.contains(" on the cpu"), "{out}");
+    let verified = ok(d, &["workload", "verify", &proof]);
+    assert!(verified.starts_with("valid  ") && verified.contains("job 7: 36 multiply-accumulates"), "{verified}");
+
+    let exported = path(d, "snarkjs");
+    ok(d, &["workload", "export", "--proof", &proof, "--dir", &exported]);
+    let public: Vec<String> = serde_json::from_slice(&std::fs::read(Path::new(&exported).join("public.json")).unwrap()).unwrap();
+    assert_eq!(public.len(), 4);
+
+    // Another output than the one proved: the file no longer matches its commitment.
+    let text = std::fs::read_to_string(&proof).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let first = json["output"]["values"][0].as_i64().unwrap();
+    json["output"]["values"][0] = (if first == 127 { 126 } else { first + 1 }).into();
+    let tampered = path(d, "tampered.proof.json");
+    std::fs::write(&tampered, json.to_string()).unwrap();
+    let err = fails(d, &["workload", "verify", &tampered]);
+    assert!(err.contains("the output does not match the statement's output commitment"), "{err}");
+
+    // The statement forged to match (output commitment + 1, public inputs recomputed):
+    // the file reads, the proof does not verify.
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut statement: zkmeter_circuits::WorkloadStatement = serde_json::from_value(json["statement"].clone()).unwrap();
+    statement.job_id = 8;
+    json["statement"] = serde_json::to_value(statement).unwrap();
+    json["public_inputs"] = statement.public_inputs().iter().map(zkmeter_circuits::field_hex::to_hex).collect();
+    let forged = path(d, "forged.proof.json");
+    std::fs::write(&forged, json.to_string()).unwrap();
+    let err = fails(d, &["workload", "verify", &forged]);
+    assert!(err.contains("does not verify"), "{err}");
+
+    // A key for another circuit is refused by name.
+    let err = fails(d, &["workload", "verify", &proof, "--key", &path(d, "keys/workload-2-4x3r4f-3x2q2f.vk")]);
+    assert!(err.contains("verify it with the key it was made with"), "{err}");
 }

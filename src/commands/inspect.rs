@@ -4,7 +4,8 @@ use anyhow::Result;
 use std::io::Read;
 use std::path::PathBuf;
 use zkmeter_circuits::keys::{self, KeyKind};
-use zkmeter_circuits::{KeyError, PerClass, ProofFile};
+use zkmeter_circuits::workload::Plan;
+use zkmeter_circuits::{CircuitShape, KeyError, PerClass, ProofFile};
 
 use crate::records_file;
 
@@ -49,17 +50,25 @@ fn inspect_key(path: &std::path::Path, kind: u8) -> Result<()> {
     let (header, body) = keys::read_key_file(path, kind)?;
     println!("{kind}");
     println!("  circuit        {}", header.circuit);
-    println!("  record slots   {}", header.slots);
+    if !header.is_workload() {
+        println!("  record slots   {}", header.slots);
+    }
     println!("  digest         {}", header.digest_hex());
     println!("  size           {} bytes", body.len());
     if kind == KeyKind::Verifying {
         let (_, vk) = keys::load_verifying_key(path)?;
         println!("  public inputs  {}", vk.gamma_abc_g1.len() - 1);
     }
-    let expected = zkmeter_circuits::CircuitShape::meter(header.slots).header;
+    // A workload key's circuit id names its plan, so its circuit can be rebuilt too.
+    let (expected, what) = if header.is_workload() {
+        let plan: Plan = header.circuit.parse()?;
+        (CircuitShape::workload(&plan).header, "workload circuit")
+    } else {
+        (CircuitShape::meter(header.slots).header, "meter circuit")
+    };
     match keys::check_header(path, &header, &expected) {
-        Ok(()) => println!("  matches this build's meter circuit"),
-        Err(KeyError::DigestMismatch { .. }) => println!("  made for a different version of the meter circuit than this build's"),
+        Ok(()) => println!("  matches this build's {what}"),
+        Err(KeyError::DigestMismatch { .. }) => println!("  made for a different version of the {what} than this build's"),
         Err(e) => println!("  {e}"),
     }
     Ok(())

@@ -10,6 +10,7 @@ pub mod prove;
 pub mod setup;
 pub mod simulate;
 pub mod verify;
+pub mod workload;
 
 use anyhow::{Result, bail};
 use zkmeter_circuits::{Capacity, ProofFile, ResourceClass};

@@ -55,14 +55,12 @@ pub fn run(data_dir: &Path, args: Args) -> Result<()> {
 pub fn check_same_key(proof: &Path, proof_key: &KeyHeader, vk_path: &Path, vk: &KeyHeader) -> Result<()> {
     if proof_key != vk {
         bail!(
-            "{} was made with a key for {} ({} slots, digest {}) but {} is for {} ({} slots, digest {}): verify it with the key it was made with",
+            "{} was made with a key for {} (digest {}) but {} is for {} (digest {}): verify it with the key it was made with",
             proof.display(),
-            proof_key.circuit,
-            proof_key.slots,
+            proof_key.describe(),
             proof_key.digest_hex(),
             vk_path.display(),
-            vk.circuit,
-            vk.slots,
+            vk.describe(),
             vk.digest_hex()
         );
     }
