@@ -5,6 +5,13 @@
 //! combination); every constraint the circuit pays for is made by one of the few
 //! functions here or in [`crate::range_check`], so constraint counts can be read
 //! off the code.
+//!
+//! When the constraint system only collects the assignment (`SynthesisMode::Prove`
+//! without matrices, as the provers run it for every proof), arkworks never reads a
+//! constraint's linear combinations, so a `Num` made there carries its value alone:
+//! building the combinations was most of the witness code's time (Poseidon's MDS
+//! mixing grows them term by term). Every system that builds matrices (setup, stock
+//! proving, the satisfaction tests) gets the combinations as before.
 
 use ark_bn254::Fr;
 use ark_ff::{One, Zero};
@@ -13,31 +20,33 @@ use ark_relations::gr1cs::{ConstraintSystemRef, LinearCombination, SynthesisErro
 /// A linear combination of circuit variables and its value (absent in setup mode).
 #[derive(Clone, Debug)]
 pub struct Num {
-    lc: LinearCombination<Fr>,
+    /// `None` for a value derived from a variable of a system that builds no
+    /// matrices; constants always have theirs, so setup is never short of one.
+    lc: Option<LinearCombination<Fr>>,
     value: Option<Fr>,
 }
 
 impl Num {
     /// The constant `c`.
     pub fn constant(c: Fr) -> Self {
-        Num { lc: LinearCombination(vec![(c, Variable::One)]), value: Some(c) }
+        Num { lc: Some(LinearCombination(vec![(c, Variable::One)])), value: Some(c) }
     }
 
     /// The constant 0.
     pub fn zero() -> Self {
-        Num { lc: LinearCombination::zero(), value: Some(Fr::zero()) }
+        Num { lc: Some(LinearCombination::zero()), value: Some(Fr::zero()) }
     }
 
     /// A new private witness variable.
     pub fn witness(cs: &ConstraintSystemRef<Fr>, value: Option<Fr>) -> Result<Self, SynthesisError> {
         let var = cs.new_witness_variable(|| value.ok_or(SynthesisError::AssignmentMissing))?;
-        Ok(Num { lc: var.into(), value })
+        Ok(Num { lc: lc_of(cs, var), value })
     }
 
     /// A new public input variable.
     pub fn input(cs: &ConstraintSystemRef<Fr>, value: Option<Fr>) -> Result<Self, SynthesisError> {
         let var = cs.new_input_variable(|| value.ok_or(SynthesisError::AssignmentMissing))?;
-        Ok(Num { lc: var.into(), value })
+        Ok(Num { lc: lc_of(cs, var), value })
     }
 
     /// The assigned value, if there is one.
@@ -46,23 +55,33 @@ impl Num {
     }
 
     /// The linear combination standing for this value.
+    ///
+    /// # Panics
+    /// For a value from a system that builds no matrices, which never asks for one:
+    /// reaching this means `Num`s of two different systems were mixed.
     pub fn lc(&self) -> LinearCombination<Fr> {
-        self.lc.clone()
+        self.lc.clone().expect("a Num from a witness-only constraint system was used in one that builds matrices")
     }
 
     /// `self + other` (free).
     pub fn add(&self, other: &Num) -> Num {
-        Num { lc: &self.lc + &other.lc, value: zip(self.value, other.value, |a, b| a + b) }
+        Num {
+            lc: zip(self.lc.as_ref(), other.lc.as_ref(), |a, b| a + b),
+            value: zip(self.value, other.value, |a, b| a + b),
+        }
     }
 
     /// `self − other` (free).
     pub fn sub(&self, other: &Num) -> Num {
-        Num { lc: &self.lc - &other.lc, value: zip(self.value, other.value, |a, b| a - b) }
+        Num {
+            lc: zip(self.lc.as_ref(), other.lc.as_ref(), |a, b| a - b),
+            value: zip(self.value, other.value, |a, b| a - b),
+        }
     }
 
     /// `self · c` for a constant `c` (free).
     pub fn scale(&self, c: Fr) -> Num {
-        Num { lc: &self.lc * c, value: self.value.map(|v| v * c) }
+        Num { lc: self.lc.as_ref().map(|lc| lc * c), value: self.value.map(|v| v * c) }
     }
 
     /// `self + c` for a constant `c` (free).
@@ -76,8 +95,13 @@ impl Num {
     }
 }
 
-fn zip(a: Option<Fr>, b: Option<Fr>, f: impl FnOnce(Fr, Fr) -> Fr) -> Option<Fr> {
+fn zip<T, U>(a: Option<T>, b: Option<T>, f: impl FnOnce(T, T) -> U) -> Option<U> {
     Some(f(a?, b?))
+}
+
+/// `var` as a linear combination, or nothing where `cs` will never read one.
+fn lc_of(cs: &ConstraintSystemRef<Fr>, var: Variable) -> Option<LinearCombination<Fr>> {
+    cs.should_construct_matrices().then(|| var.into())
 }
 
 /// A new witness constrained to equal `a · b` (one constraint). `value` is what the

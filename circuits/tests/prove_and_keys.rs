@@ -3,6 +3,7 @@
 
 use ark_bn254::{Bn254, Fr};
 use ark_groth16::{Groth16, ProvingKey, prepare_verifying_key};
+use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisMode};
 use ark_snark::SNARK;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -11,7 +12,8 @@ use zkmeter_circuits::keys::{self, KeyKind};
 use zkmeter_circuits::workload::{Execution, Layer, LayerKind, LayerShape, Matrix, Method, Model, Plan, execute};
 use zkmeter_circuits::{
     CircuitShape, KeyError, KeyHeader, MeterCircuit, MeterProver, MeterStatement, MeterWitness, PerClass, ProofFile,
-    ProofFileError, ProveError, ResourceClass, StreamId, UsageRecord, WorkloadProofFile, WorkloadProver, build_epoch,
+    ProofFileError, ProveError, ResourceClass, StreamId, UsageRecord, WorkloadCircuit, WorkloadProofFile,
+    WorkloadProver, build_epoch,
 };
 
 const SLOTS: u32 = 2;
@@ -84,7 +86,10 @@ fn key_files_round_trip_and_refuse_the_wrong_key() {
     assert_eq!(&vk, prover().verifying_key());
 
     let err = MeterProver::load(&pk_path, 3).err().unwrap();
-    assert!(matches!(&err, KeyError::WrongCircuit { found, expected, .. } if found.slots == 2 && expected.slots == 3), "{err}");
+    assert!(
+        matches!(&err, KeyError::WrongCircuit { found, expected, .. } if found.slots == 2 && expected.slots == 3),
+        "{err}"
+    );
     assert!(matches!(MeterProver::load(&vk_path, SLOTS), Err(KeyError::WrongKind { .. })));
     assert!(matches!(keys::load_verifying_key(&pk_path), Err(KeyError::WrongKind { .. })));
     let missing = dir.path().join("meter-8.pk");
@@ -140,7 +145,11 @@ fn matmul() -> (Model, Matrix<i8>) {
 fn mlp() -> (Model, Matrix<i8>) {
     let (first, input) = matmul();
     let relu = LayerKind::Requantise { shift: 4, relu: true };
-    let first = Layer { shape: LayerShape { kind: relu, ..first.layers()[0].shape }, bias: vec![10, -20, 30], ..first.layers()[0].clone() };
+    let first = Layer {
+        shape: LayerShape { kind: relu, ..first.layers()[0].shape },
+        bias: vec![10, -20, 30],
+        ..first.layers()[0].clone()
+    };
     let shape = LayerShape { inputs: 3, outputs: 2, kind: LayerKind::Requantise { shift: 2, relu: false } };
     let second = Layer { shape, weights: vec![2, -1, -3, 4, 5, 1], bias: vec![-5, 7] };
     (Model::new(vec![first, second]).unwrap(), input)
@@ -244,7 +253,10 @@ fn workload_keys_refuse_the_meter_key_and_another_plans_key() {
     // A missing workload key names its setup, also when only its file name is known.
     let (fresh_pk, fresh_vk) = keys::workload_key_paths(dir.path(), &freivalds);
     let err = WorkloadProver::load(&fresh_pk, freivalds.clone()).err().unwrap();
-    assert!(err.to_string().contains("zkmeter workload setup --model <the model file> --rows 2 --plan freivalds"), "{err}");
+    assert!(
+        err.to_string().contains("zkmeter workload setup --model <the model file> --rows 2 --plan freivalds"),
+        "{err}"
+    );
     let err = keys::load_verifying_key(&fresh_vk).unwrap_err();
     assert!(matches!(err, KeyError::Missing { .. }), "{err}");
     assert!(err.to_string().contains("--rows 2 --plan freivalds"), "{err}");
@@ -259,7 +271,9 @@ fn circuit_ids_read_back_as_their_plans() {
             assert_eq!(plan.circuit_id().parse::<Plan>().unwrap(), plan);
         }
     }
-    for bad in ["zkmeter.meter.v1", "zkmeter.workload.v1:x", "zkmeter.workload.v1:2:4x3zd", "zkmeter.workload.v1:2:4x3m"] {
+    for bad in
+        ["zkmeter.meter.v1", "zkmeter.workload.v1:x", "zkmeter.workload.v1:2:4x3zd", "zkmeter.workload.v1:2:4x3m"]
+    {
         let err = bad.parse::<Plan>().unwrap_err();
         assert!(err.to_string().contains("is not a workload circuit id"), "{err}");
     }
@@ -275,7 +289,8 @@ fn circuit_ids_read_back_as_their_plans() {
 fn workload_proof_files_round_trip_and_refuse_a_tampered_output() {
     let exec = run(mlp);
     let (proof, statement) = mlp_prover().prove(3, &exec, &mut ChaCha20Rng::seed_from_u64(14)).unwrap();
-    let file = WorkloadProofFile { key: mlp_prover().shape().header.clone(), statement, output: exec.output.clone(), proof };
+    let file =
+        WorkloadProofFile { key: mlp_prover().shape().header.clone(), statement, output: exec.output.clone(), proof };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mlp.proof.json");
     file.write(&path).unwrap();
@@ -292,4 +307,33 @@ fn workload_proof_files_round_trip_and_refuse_a_tampered_output() {
     json["statement"]["work_units"] = 1_000.into();
     std::fs::write(&path, json.to_string()).unwrap();
     assert!(matches!(WorkloadProofFile::read(&path), Err(ProofFileError::InputsMismatch { .. })));
+}
+
+/// Every variable's value, synthesized in `mode`.
+fn assignment<C: ConstraintSynthesizer<Fr>>(circuit: C, mode: SynthesisMode) -> Vec<Fr> {
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    cs.set_optimization_goal(OptimizationGoal::Constraints);
+    cs.set_mode(mode);
+    circuit.generate_constraints(cs.clone()).unwrap();
+    let mut z = cs.instance_assignment().unwrap();
+    z.extend(cs.witness_assignment().unwrap());
+    z
+}
+
+/// The provers synthesize without matrices, where `Num` carries values alone; the
+/// assignment must be the one a matrix-building synthesis (stock proving) makes.
+#[test]
+fn witness_only_synthesis_assigns_what_a_full_synthesis_does() {
+    let full = SynthesisMode::Prove { construct_matrices: true, generate_lc_assignments: false };
+    let witness_only = SynthesisMode::Prove { construct_matrices: false, generate_lc_assignments: false };
+    let (statement, witness) = epoch();
+    let meter = MeterCircuit::assigned(statement.instance(), witness);
+    assert_eq!(assignment(meter.clone(), witness_only), assignment(meter, full));
+
+    let exec = run(mlp);
+    for methods in [vec![Method::Direct; 2], vec![Method::Freivalds; 2]] {
+        let plan = Plan::with_methods(exec.shape.clone(), methods);
+        let circuit = WorkloadCircuit::assigned(plan, &exec.statement(3), exec.witness.clone());
+        assert_eq!(assignment(circuit.clone(), witness_only), assignment(circuit, full));
+    }
 }
