@@ -9,8 +9,9 @@
 //! A proof is four steps, one module each, in the order [`prover`] runs them:
 //!
 //! 1. [`witness`]: run the circuit's witness code only (no constraint matrices).
-//! 2. [`qap`]: `h = (A·z ∘ B·z − C·z) / Z` with the seven NTTs of ark-groth16's
-//!    `LibsnarkReduction`, on matrices compacted when the key was loaded.
+//! 2. [`qap`]: `h = (A·z ∘ B·z − C·z) / Z`, the vector ark-groth16's
+//!    `LibsnarkReduction` gives, with six NTTs instead of its seven, on matrices
+//!    compacted when the key was loaded.
 //! 3. The MSMs A, B (G1), B (G2), L and H, run concurrently on a [`backend`]:
 //!    [`cpu`] (batch-affine Pippenger over prepared bases, see [`msm`]'s notes) or,
 //!    with the `cuda` feature, `cuda` (sppark, bases resident on the GPU).

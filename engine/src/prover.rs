@@ -46,9 +46,10 @@ impl<'a> From<&'a CircuitShape> for R1cs<'a> {
 pub struct Timings {
     /// Running the circuit's witness code.
     pub witness: Duration,
-    /// `A·z`, `B·z`, `C·z` and the seven NTTs.
+    /// `A·z`, `B·z` and the six NTTs (while the A, B and L MSMs run beside them).
     pub qap: Duration,
-    /// The five MSMs (run concurrently) and the final combination.
+    /// From the end of the QAP until the proof is put together: the H MSM and what
+    /// remains of the others.
     pub msm: Duration,
 }
 
@@ -193,30 +194,38 @@ impl<B: ProverBackend> Prover<B> {
     ) -> Result<(Proof<Bn254>, Timings), EngineError> {
         self.check_shape(assignment)?;
         let z = &assignment.z;
-        let mut timings = Timings::default();
-        let start = Instant::now();
-        let mut h = self.qap.h(&self.backend, z)?;
-        // The key has one H base fewer than the domain: h's top coefficient is zero
-        // for a satisfying witness, and ark-groth16 leaves it out as well.
-        h.truncate(self.pk.h_query.len());
-        timings.qap = start.elapsed();
-        tracing::debug!(backend = self.backend.name(), ms = timings.qap.as_secs_f64() * 1e3, "QAP (h) done");
-
         let start = Instant::now();
         let witness = &z[self.num_instance_variables..];
         let be = &self.backend;
-        // Independent MSMs run side by side: each is parallel inside, but their
-        // serial tails (digit recoding, window combination) overlap this way.
-        let (((a, b_g1), b_g2), (l, h_acc)) = rayon::join(
+        // The four MSMs over z need only the assignment, so they run beside the QAP
+        // and the H MSM that waits for it: on a few cores this fills the gaps the
+        // NTTs leave (they are memory-bound and join between stages).
+        let ((h_side, qap_time), (((a, b_g1), b_g2), l)) = rayon::join(
+            || {
+                let h = self.qap.h(be, z);
+                let qap_time = start.elapsed();
+                tracing::debug!(backend = be.name(), ms = qap_time.as_secs_f64() * 1e3, "QAP (h) done");
+                // The key has one H base fewer than the domain: h's top coefficient
+                // is zero for a satisfying witness, and ark-groth16 leaves it out too.
+                let h_acc = h.and_then(|mut h| {
+                    h.truncate(self.pk.h_query.len());
+                    be.msm_g1(&self.h, &h)
+                });
+                (h_acc, qap_time)
+            },
             || {
                 rayon::join(
-                    || rayon::join(|| be.msm_g1(&self.a, z), || be.msm_g1(&self.b_g1, z)),
-                    || be.msm_g2(&self.b_g2, z),
+                    || {
+                        rayon::join(
+                            || rayon::join(|| be.msm_g1(&self.a, z), || be.msm_g1(&self.b_g1, z)),
+                            || be.msm_g2(&self.b_g2, z),
+                        )
+                    },
+                    || be.msm_g1(&self.l, witness),
                 )
             },
-            || rayon::join(|| be.msm_g1(&self.l, witness), || be.msm_g1(&self.h, &h)),
         );
-        let (a, b_g1, b_g2, l, h_acc) = (a?, b_g1?, b_g2?, l?, h_acc?);
+        let (a, b_g1, b_g2, l, h_acc) = (a?, b_g1?, b_g2?, l?, h_side?);
 
         // As ark-groth16: A = α + Σ zᵢAᵢ + rδ, B = β + Σ zᵢBᵢ + sδ,
         // C = sA + rB₁ − rsδ + Σ wᵢLᵢ + Σ hᵢHᵢ. The MSMs over z include z₀ = 1 times
@@ -227,7 +236,7 @@ impl<B: ProverBackend> Prover<B> {
         let g1_b = if r.is_zero() { G1Projective::zero() } else { b_g1 + pk.beta_g1 + delta_g1 * s };
         let g2_b = b_g2 + pk.vk.beta_g2 + pk.vk.delta_g2.into_group() * s;
         let g_c = g_a * s + g1_b * r - delta_g1 * (r * s) + l + h_acc;
-        timings.msm = start.elapsed();
+        let timings = Timings { witness: Duration::ZERO, qap: qap_time, msm: start.elapsed() - qap_time };
         tracing::debug!(backend = self.backend.name(), ms = timings.msm.as_secs_f64() * 1e3, "MSMs done");
 
         let mut points = G1Projective::normalize_batch(&[g_a, g_c]);

@@ -1,12 +1,24 @@
 //! R1CS → QAP: the coefficients of `h(x) = (A(x)·B(x) − C(x)) / Z(x)`.
 //!
-//! The same seven NTTs as ark-groth16's `LibsnarkReduction` (three inverse NTTs,
-//! three coset NTTs, one inverse coset NTT) on the same domain and coset, so `h` is
-//! the same vector, bit for bit, and proofs verify with the unchanged verifier. What
-//! differs: the matrices are kept in a compact form made once per key (a `u32`
-//! column and a `u32` coefficient id per term, 8 bytes instead of 40), `A·z`, `B·z`
-//! and `C·z` are evaluated in one parallel pass, and the three columns go through
-//! their NTTs concurrently.
+//! The same `h` as ark-groth16's `LibsnarkReduction`, bit for bit (`h` is the
+//! quotient of `A·B` by `Z`, so every correct method gives the same vector), on the
+//! same domain and coset, with six NTTs instead of its seven:
+//!
+//! For a satisfying assignment `c = a ∘ b` on the whole domain `D` (on the
+//! constraint rows by the constraints; on the instance and padding rows all of them
+//! are zero), so `C` is `A·B mod Z`. Write `A·B = P + xⁿ·H` with `deg P, deg H < n`;
+//! since `Z = xⁿ − 1`, `C = P + H` (the inverse NTT of `a ∘ b` on `D`), while on the
+//! coset `g·D`, where `xⁿ = gⁿ`, the product agrees with `P + gⁿ·H`, which the
+//! inverse coset NTT of the pointwise product recovers. Their difference is
+//! `(gⁿ − 1)·H`. That costs the inverse NTTs of `a`, `b` and `c`, the coset NTTs of
+//! `A` and `B`, and one inverse coset NTT: `C` on the coset is never needed, and
+//! neither is the `C` matrix (`c` is `a ∘ b`).
+//!
+//! The matrices are kept in a compact form made once per key (a `u32` column and a
+//! `u32` coefficient id per term, 8 bytes instead of 40), `A·z` and `B·z` are
+//! evaluated in one parallel pass, and the columns go through their NTTs
+//! concurrently. An unsatisfying assignment gives a wrong `h`, as it does in
+//! ark-groth16, and so a proof that does not verify.
 
 use ark_bn254::Fr;
 use ark_ff::{FftField, Field, One, Zero};
@@ -52,23 +64,21 @@ impl Sparse {
     }
 }
 
-/// The constraint matrices and evaluation domain of one circuit, ready to turn an
-/// assignment into `h`.
+/// The constraint matrices (A and B: `c` follows from them) and evaluation domain
+/// of one circuit, ready to turn an assignment into `h`.
 pub struct Qap {
     domain: Radix2EvaluationDomain<Fr>,
     a: Sparse,
     b: Sparse,
-    c: Sparse,
     coefficients: Vec<Fr>,
     num_constraints: usize,
     num_instance_variables: usize,
-    /// `1 / Z(g)`: Z vanishes on the domain, so on the coset it is the constant
-    /// `g^n − 1`.
+    /// `1 / (gⁿ − 1)`: `Z` on the coset, where it is constant.
     z_on_coset_inverse: Fr,
 }
 
 impl Qap {
-    /// Compacts `matrices` (A, B, C, each one row per constraint).
+    /// Compacts `matrices` (A, B, C, each one row per constraint; C is not kept).
     pub fn new(
         matrices: &[Matrix<Fr>],
         num_instance_variables: usize,
@@ -78,12 +88,12 @@ impl Qap {
         let domain = Radix2EvaluationDomain::<Fr>::new(size).ok_or(EngineError::DomainTooLarge(size))?;
         let mut coefficients = vec![Fr::one()];
         let mut ids = HashMap::from([(Fr::one(), 0u32)]);
-        let [a, b, c] = [0, 1, 2].map(|k| Sparse::new(&matrices[k], &mut coefficients, &mut ids));
+        let [a, b] = [0, 1].map(|k| Sparse::new(&matrices[k], &mut coefficients, &mut ids));
         let z_on_coset_inverse = domain
             .evaluate_vanishing_polynomial(Fr::GENERATOR)
             .inverse()
             .expect("the generator lies outside the domain");
-        Ok(Qap { domain, a, b, c, coefficients, num_constraints, num_instance_variables, z_on_coset_inverse })
+        Ok(Qap { domain, a, b, coefficients, num_constraints, num_instance_variables, z_on_coset_inverse })
     }
 
     /// The evaluation domain (its size is the number of `h` coefficients).
@@ -92,38 +102,40 @@ impl Qap {
     }
 
     /// `h`'s coefficients for the full assignment `z` (constant 1, public inputs,
-    /// witness), exactly as `LibsnarkReduction::witness_map_from_matrices`.
+    /// witness): for a satisfying `z`, what `LibsnarkReduction::witness_map_from_matrices`
+    /// gives.
     pub fn h<B: ProverBackend>(&self, backend: &B, z: &[Fr]) -> Result<Vec<Fr>, EngineError> {
         let n = self.domain.size();
-        let (mut a, mut b, mut c) = (vec![Fr::zero(); n], vec![Fr::zero(); n], vec![Fr::zero(); n]);
+        let (mut a, mut b) = (vec![Fr::zero(); n], vec![Fr::zero(); n]);
         let m = self.num_constraints;
         let coefficients = &self.coefficients;
-        a[..m].par_iter_mut().zip(&mut b[..m]).zip(&mut c[..m]).enumerate().with_min_len(1 << 10).for_each(
-            |(i, ((a, b), c))| {
-                *a = self.a.row(i, z, coefficients);
-                *b = self.b.row(i, z, coefficients);
-                *c = self.c.row(i, z, coefficients);
-            },
-        );
+        a[..m].par_iter_mut().zip(&mut b[..m]).enumerate().with_min_len(1 << 10).for_each(|(i, (a, b))| {
+            *a = self.a.row(i, z, coefficients);
+            *b = self.b.row(i, z, coefficients);
+        });
         // LibsnarkReduction appends the instance to A so that the public inputs'
         // polynomials are linearly independent.
         a[m..m + self.num_instance_variables].copy_from_slice(&z[..self.num_instance_variables]);
+        let mut c: Vec<Fr> = a.par_iter().zip(&b).map(|(a, b)| *a * b).collect();
 
         let to_coset = |v: &mut Vec<Fr>| -> Result<(), EngineError> {
             backend.ntt(&self.domain, v, Ntt::Inverse)?;
             backend.ntt(&self.domain, v, Ntt::CosetForward)
         };
-        let (ra, (rb, rc)) = rayon::join(|| to_coset(&mut a), || rayon::join(|| to_coset(&mut b), || to_coset(&mut c)));
+        let (ra, (rb, rc)) = rayon::join(
+            || to_coset(&mut a),
+            || rayon::join(|| to_coset(&mut b), || backend.ntt(&self.domain, &mut c, Ntt::Inverse)),
+        );
         ra.and(rb).and(rc)?;
 
+        a.par_iter_mut().zip(&b).for_each(|(a, b)| *a *= b);
+        drop(b);
+        backend.ntt(&self.domain, &mut a, Ntt::CosetInverse)?;
         let k = self.z_on_coset_inverse;
-        a.par_iter_mut().zip(&b).zip(&c).for_each(|((a, b), c)| {
-            *a *= b;
+        a.par_iter_mut().zip(&c).for_each(|(a, c)| {
             *a -= c;
             *a *= k;
         });
-        drop((b, c));
-        backend.ntt(&self.domain, &mut a, Ntt::CosetInverse)?;
         Ok(a)
     }
 }
