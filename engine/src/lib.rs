@@ -29,6 +29,7 @@ pub mod cpu;
 #[cfg(feature = "cuda")]
 pub mod cuda;
 pub mod error;
+pub mod montgomery;
 pub mod msm;
 pub mod prover;
 pub mod qap;

@@ -16,6 +16,7 @@
 //!   batch-affine tree rather than one mixed addition each.
 //! - **Window size** chosen from a cost model of batch-affine additions against the
 //!   bucket reduction, rather than from `ln(n)`.
+//! - **Inlined base-field multiplication** in the G1 loops ([`crate::montgomery`]).
 //! - **Zero bases are dropped once** when the bases are prepared (variables that
 //!   never appear in a column of the QAP have the point at infinity in the key).
 //!
@@ -26,6 +27,8 @@ use ark_ec::AffineRepr;
 use ark_ec::short_weierstrass::{Affine, Bucket, Projective, SWCurveConfig};
 use ark_ff::{AdditiveGroup, BigInt, BigInteger, Field, PrimeField, Zero};
 use rayon::prelude::*;
+
+use crate::montgomery::HotField;
 
 /// Bases prepared once (per proving key): the points at infinity are dropped, and
 /// `index` maps each remaining point to the position of its scalar.
@@ -59,7 +62,10 @@ impl<P: SWCurveConfig> PreparedBases<P> {
 const SMALL_BITS: usize = 64;
 
 /// Σ scalars[i]·bases[i]; `scalars.len()` must equal the number of bases prepared.
-pub fn msm<P: SWCurveConfig<ScalarField = Fr>>(bases: &PreparedBases<P>, scalars: &[Fr]) -> Projective<P> {
+pub fn msm<P: SWCurveConfig<ScalarField = Fr>>(bases: &PreparedBases<P>, scalars: &[Fr]) -> Projective<P>
+where
+    P::BaseField: HotField,
+{
     assert_eq!(scalars.len(), bases.len, "one scalar per base");
     let split = classify(&bases.index, scalars);
     let points = &bases.points;
@@ -142,7 +148,10 @@ fn push_small(part: &mut Split, k: u32, magnitude: u64, neg: bool) {
 }
 
 /// Σ ±points[k] by pairwise batch-affine additions, in parallel chunks.
-fn sum_ones<P: SWCurveConfig>(points: &[Affine<P>], ones: &[(u32, bool)]) -> Projective<P> {
+fn sum_ones<P: SWCurveConfig>(points: &[Affine<P>], ones: &[(u32, bool)]) -> Projective<P>
+where
+    P::BaseField: HotField,
+{
     ones.par_chunks(1 << 13)
         .map(|chunk| {
             let level: Vec<Affine<P>> =
@@ -155,7 +164,10 @@ fn sum_ones<P: SWCurveConfig>(points: &[Affine<P>], ones: &[(u32, bool)]) -> Pro
 /// Below this many points a tree level's shared inversion costs more than it saves.
 const TREE_MIN: usize = 16;
 
-fn sum_affine<P: SWCurveConfig>(mut level: Vec<Affine<P>>) -> Projective<P> {
+fn sum_affine<P: SWCurveConfig>(mut level: Vec<Affine<P>>) -> Projective<P>
+where
+    P::BaseField: HotField,
+{
     // Pairs whose sum is a doubling or infinity (equal x) are added projectively.
     let mut aside = Projective::<P>::zero();
     let mut prefix: Vec<P::BaseField> = Vec::with_capacity(level.len() / 2);
@@ -179,15 +191,15 @@ fn sum_affine<P: SWCurveConfig>(mut level: Vec<Affine<P>>) -> Projective<P> {
         let mut acc = P::BaseField::ONE;
         for (p, q) in &todo {
             prefix.push(acc);
-            acc *= q.x - p.x;
+            acc = HotField::mul_hot(&acc, &(q.x - p.x));
         }
         let mut inv = acc.inverse().expect("x coordinates differ, so the product is non-zero");
         let start = next.len();
         next.resize(start + todo.len(), Affine::identity());
         for (k, (p, q)) in todo.iter().enumerate().rev() {
             let dx = q.x - p.x;
-            let inv_dx = inv * prefix[k];
-            inv *= dx;
+            let inv_dx = HotField::mul_hot(&inv, &prefix[k]);
+            inv = HotField::mul_hot(&inv, &dx);
             next[start + k] = affine_add(p, q, inv_dx);
         }
         level = next;
@@ -197,10 +209,13 @@ fn sum_affine<P: SWCurveConfig>(mut level: Vec<Affine<P>>) -> Projective<P> {
 
 /// p + q given 1/(q.x − p.x) (so p ≠ ±q).
 #[inline(always)]
-fn affine_add<P: SWCurveConfig>(p: &Affine<P>, q: &Affine<P>, inv_dx: P::BaseField) -> Affine<P> {
-    let lambda = (q.y - p.y) * inv_dx;
-    let x = lambda.square() - p.x - q.x;
-    let y = lambda * (p.x - x) - p.y;
+fn affine_add<P: SWCurveConfig>(p: &Affine<P>, q: &Affine<P>, inv_dx: P::BaseField) -> Affine<P>
+where
+    P::BaseField: HotField,
+{
+    let lambda = HotField::mul_hot(&(q.y - p.y), &inv_dx);
+    let x = HotField::square_hot(&lambda) - p.x - q.x;
+    let y = HotField::mul_hot(&lambda, &(p.x - x)) - p.y;
     Affine::new_unchecked(x, y)
 }
 
@@ -234,7 +249,10 @@ fn pippenger<P: SWCurveConfig>(
     mags: &[BigInt<4>],
     signs: &[bool],
     bits: usize,
-) -> Projective<P> {
+) -> Projective<P>
+where
+    P::BaseField: HotField,
+{
     let n = idx.len();
     if n == 0 {
         return Projective::zero();
@@ -310,7 +328,10 @@ fn window_sum<P: SWCurveConfig>(
     w: usize,
     w_count: usize,
     c: usize,
-) -> Projective<P> {
+) -> Projective<P>
+where
+    P::BaseField: HotField,
+{
     let mut acc = Accumulator::<P>::new(1 << (c - 1));
     for (k, &i) in idx.iter().enumerate() {
         let d = digits[k * w_count + w];
@@ -347,7 +368,10 @@ struct Accumulator<P: SWCurveConfig> {
     batch_max: usize,
 }
 
-impl<P: SWCurveConfig> Accumulator<P> {
+impl<P: SWCurveConfig> Accumulator<P>
+where
+    P::BaseField: HotField,
+{
     fn new(n_buckets: usize) -> Self {
         // Large batches spread the inversion thin; conflicts grow with batch /
         // buckets but are retried rather than lost to slower XYZZ additions.
@@ -416,15 +440,15 @@ impl<P: SWCurveConfig> Accumulator<P> {
         let mut acc = P::BaseField::ONE;
         for (b, p) in &self.batch {
             self.prefix.push(acc);
-            acc *= p.x - self.buckets[*b as usize].x;
+            acc = HotField::mul_hot(&acc, &(p.x - self.buckets[*b as usize].x));
         }
         let mut inv = acc.inverse().expect("batched points never share x with their bucket");
         for (k, (b, p)) in self.batch.iter().enumerate().rev() {
             let b = *b as usize;
             let q = self.buckets[b];
             let dx = p.x - q.x;
-            let inv_dx = inv * self.prefix[k];
-            inv *= dx;
+            let inv_dx = HotField::mul_hot(&inv, &self.prefix[k]);
+            inv = HotField::mul_hot(&inv, &dx);
             self.buckets[b] = affine_add(&q, p, inv_dx);
             self.pending[b] = false;
         }
