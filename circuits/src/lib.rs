@@ -70,6 +70,7 @@
 //! reading. Each public input costs about 6k gas in an on-chain verifier, which is
 //! why they are packed.
 
+pub mod assignment;
 pub mod error;
 pub mod field_hex;
 pub mod keys;

@@ -11,11 +11,12 @@
 
 use ark_bn254::{Bn254, Fr};
 use ark_groth16::{Groth16, PreparedVerifyingKey, Proof, ProvingKey, VerifyingKey, prepare_verifying_key};
-use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisMode};
+use ark_relations::gr1cs::ConstraintSynthesizer;
 use ark_std::UniformRand;
 use rand::{CryptoRng, RngCore};
 use std::path::Path;
 
+use crate::assignment::synthesize;
 use crate::keys::{CircuitShape, KeyError, load_proving_key};
 use crate::meter_circuit::MeterCircuit;
 use crate::statement::MeterInstance;
@@ -75,14 +76,7 @@ impl Resident {
         public: &[Fr],
         rng: &mut R,
     ) -> Result<Proof<Bn254>, ProveError> {
-        let cs = ConstraintSystem::<Fr>::new_ref();
-        // The same goal as setup, so variables are numbered as in the key.
-        cs.set_optimization_goal(OptimizationGoal::Constraints);
-        cs.set_mode(SynthesisMode::Prove { construct_matrices: false, generate_lc_assignments: false });
-        circuit.generate_constraints(cs.clone()).map_err(|e| ProveError::Groth16(e.to_string()))?;
-        let mut assignment = cs.instance_assignment().map_err(|e| ProveError::Groth16(e.to_string()))?;
-        assignment.extend(cs.witness_assignment().map_err(|e| ProveError::Groth16(e.to_string()))?);
-        drop(cs);
+        let assignment = synthesize(circuit).map_err(|e| ProveError::Groth16(e.to_string()))?;
 
         let proof = Groth16::<Bn254>::create_proof_with_reduction_and_matrices(
             &self.pk,
@@ -91,7 +85,7 @@ impl Resident {
             &self.shape.matrices,
             self.shape.num_instance_variables,
             self.shape.num_constraints,
-            &assignment,
+            &assignment.z,
         )
         .map_err(|e| ProveError::Groth16(e.to_string()))?;
 

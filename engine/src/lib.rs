@@ -8,7 +8,8 @@
 //!
 //! A proof is four steps, one module each, in the order [`prover`] runs them:
 //!
-//! 1. [`witness`]: run the circuit's witness code only (no constraint matrices).
+//! 1. [`synthesize`] (from `zkmeter_circuits::assignment`): run the circuit's witness
+//!    code only (no constraint matrices, no linear combinations).
 //! 2. [`qap`]: `h = (A·z ∘ B·z − C·z) / Z`, the vector ark-groth16's
 //!    `LibsnarkReduction` gives, with six NTTs instead of its seven, on matrices
 //!    compacted when the key was loaded.
@@ -33,10 +34,9 @@ pub mod montgomery;
 pub mod msm;
 pub mod prover;
 pub mod qap;
-pub mod witness;
 
 pub use backend::{BackendKind, Ntt, ProverBackend};
 pub use cpu::CpuBackend;
 pub use error::EngineError;
 pub use prover::{AnyProver, Prover, R1cs, Timings};
-pub use witness::{Assignment, synthesize};
+pub use zkmeter_circuits::assignment::{Assignment, synthesize};

@@ -10,12 +10,12 @@ use ark_relations::gr1cs::{ConstraintSynthesizer, Matrix};
 use ark_std::rand::{CryptoRng, RngCore};
 use std::time::{Duration, Instant};
 use zkmeter_circuits::CircuitShape;
+use zkmeter_circuits::assignment::{Assignment, synthesize};
 
 use crate::backend::{BackendKind, ProverBackend};
 use crate::cpu::CpuBackend;
 use crate::error::EngineError;
 use crate::qap::Qap;
-use crate::witness::{Assignment, synthesize};
 
 /// A circuit's constraint matrices and sizes, as setup saw them.
 #[derive(Clone, Copy, Debug)]

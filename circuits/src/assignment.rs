@@ -3,15 +3,14 @@
 //!
 //! Stock `Groth16::prove` synthesizes with `construct_matrices: true`: every
 //! constraint's linear combinations are recorded, inlined and turned into matrices,
-//! for every proof. The matrices never change for a circuit, so the engine makes them
-//! once (with the key) and here only runs the circuit's witness code: in
-//! `SynthesisMode::Prove { construct_matrices: false }` arkworks skips every
-//! `enforce_constraint`, the same approach as `zkmeter_circuits::MeterProver`.
+//! for every proof. The matrices never change for a circuit, so the provers
+//! ([`crate::prover`], `zkmeter-engine`) make them once, with the key, and per proof
+//! only run the circuit's witness code: in `SynthesisMode::Prove { construct_matrices:
+//! false }` arkworks skips every `enforce_constraint`, and [`crate::num::Num`] skips
+//! building linear combinations.
 
 use ark_bn254::Fr;
-use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisMode};
-
-use crate::error::EngineError;
+use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisError, SynthesisMode};
 
 /// `z`, with the split between instance and witness.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,7 +34,7 @@ impl Assignment {
 }
 
 /// Runs `circuit`'s witness code and collects its assignment.
-pub fn synthesize<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<Assignment, EngineError> {
+pub fn synthesize<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<Assignment, SynthesisError> {
     let cs = ConstraintSystem::<Fr>::new_ref();
     // The same goal as setup, so variables are numbered as in the key.
     cs.set_optimization_goal(OptimizationGoal::Constraints);
