@@ -1,6 +1,6 @@
 //! Workload proofs in the daemon: for each `[[workload]]` job, input files the
 //! consumer drops into the job's inbox are run on the CPU, proved with the
-//! workload circuit's key, and submitted to the verifier service (`SubmitWork`),
+//! workload circuit's key on the daemon's prover backend (as meter epochs are), and submitted to the verifier service (`SubmitWork`),
 //! which settles them with the contract's `settleWork`: the provider is paid by
 //! the verified multiply-accumulates, not by a meter reading.
 //!
@@ -19,18 +19,17 @@
 //! proved again with the same statement, and the service answers a second
 //! submission of one request with the receipt it has.
 
-use ark_bn254::Bn254;
-use ark_groth16::{Groth16, PreparedVerifyingKey};
 use rand::rngs::OsRng;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use zkmeter_circuits::keys::workload_key_paths;
+use zkmeter_circuits::keys::{load_proving_key, workload_key_paths};
 use zkmeter_circuits::workload::{CircuitIdError, Matrix, Model, Plan, execute};
-use zkmeter_circuits::{WorkloadProofFile, WorkloadProver};
+use zkmeter_circuits::{CircuitShape, WorkloadCircuit, WorkloadProofFile};
 use zkmeter_contracts::{B256, circuit_id};
+use zkmeter_engine::{AnyProver, EngineError};
 use zkmeter_verifier::encode_proof;
 
 use crate::client::{ClientError, ReceiptState, VerifierClient};
@@ -67,6 +66,14 @@ pub enum WorkloadError {
         /// Why.
         source: zkmeter_circuits::KeyError,
     },
+    /// The prover backend refused the key (no GPU for `cuda`, a key that does not fit).
+    #[error("workload of job {job_id}: {source}")]
+    Engine {
+        /// The job.
+        job_id: u64,
+        /// Why.
+        source: EngineError,
+    },
     /// The proving threads cannot start.
     #[error("workload of job {job_id}: {reason}")]
     Threads {
@@ -92,8 +99,9 @@ pub enum WorkloadError {
 pub struct WorkloadJob {
     config: WorkloadConfig,
     model: Model,
-    prover: WorkloadProver,
-    pvk: PreparedVerifyingKey<Bn254>,
+    plan: Plan,
+    shape: CircuitShape,
+    prover: AnyProver,
     circuit_id: B256,
     pool: rayon::ThreadPool,
     dir: PathBuf,
@@ -118,9 +126,11 @@ impl WorkloadJob {
             )));
         }
         let (pk_path, _) = workload_key_paths(&config.keys_dir, &plan);
-        let prover = WorkloadProver::load(&pk_path, plan).map_err(|source| WorkloadError::Key { job_id, source })?;
-        let circuit_id = circuit_id(&prover.shape().header);
-        let pvk = ark_groth16::prepare_verifying_key(prover.verifying_key());
+        let shape = CircuitShape::workload(&plan);
+        let pk = load_proving_key(&pk_path, &shape).map_err(|source| WorkloadError::Key { job_id, source })?;
+        let prover = AnyProver::new(config.backend, pk, (&shape).into())
+            .map_err(|source| WorkloadError::Engine { job_id, source })?;
+        let circuit_id = circuit_id(&shape.header);
         let pool = proving_pool(config.proving.threads, config.proving.nice)
             .map_err(|e| WorkloadError::Threads { job_id, reason: e.to_string() })?;
         let dir = config.data_dir.join("work").join(format!("job-{job_id}"));
@@ -128,7 +138,17 @@ impl WorkloadJob {
             let path = dir.join(sub);
             std::fs::create_dir_all(&path).map_err(|source| WorkloadError::Io { job_id, path, source })?;
         }
-        Ok(WorkloadJob { config: wc.clone(), model, prover, pvk, circuit_id, pool, dir, idle: AtomicBool::new(false) })
+        Ok(WorkloadJob {
+            config: wc.clone(),
+            model,
+            plan,
+            shape,
+            prover,
+            circuit_id,
+            pool,
+            dir,
+            idle: AtomicBool::new(false),
+        })
     }
 
     /// The job.
@@ -176,18 +196,14 @@ impl WorkloadJob {
         let bytes = std::fs::read(self.config.inbox.join(name)).map_err(|e| format!("cannot read it: {e}"))?;
         let input = Matrix::parse(&bytes).map_err(|e| e.to_string())?;
         let execution = execute(&self.model, &input).map_err(|e| e.to_string())?;
-        if execution.shape != *self.prover.plan().shape() {
-            return Err(format!("its shape is {}, but this job's circuit is for {}", execution.shape, self.prover.plan().shape()));
+        if execution.shape != *self.plan.shape() {
+            return Err(format!("its shape is {}, but this job's circuit is for {}", execution.shape, self.plan.shape()));
         }
-        let (proof, statement) = self
-            .pool
-            .install(|| self.prover.prove(self.config.job_id, &execution, &mut OsRng))
-            .map_err(|e| e.to_string())?;
-        let inputs = statement.public_inputs();
-        if !Groth16::<Bn254>::verify_proof(&self.pvk, &proof, &inputs).unwrap_or(false) {
-            return Err("the proof made does not verify (a bug: report it)".into());
-        }
-        Ok(WorkloadProofFile { key: self.prover.shape().header.clone(), statement, output: execution.output, proof })
+        let statement = execution.statement(self.config.job_id);
+        let circuit = WorkloadCircuit::assigned(self.plan.clone(), &statement, execution.witness.clone());
+        // Checked against the statement before it is returned.
+        let proof = self.pool.install(|| self.prover.prove_verified(circuit, &mut OsRng)).map_err(|e| e.to_string())?;
+        Ok(WorkloadProofFile { key: self.shape.header.clone(), statement, output: execution.output, proof })
     }
 
     fn reject(&self, metrics: &Metrics, name: &str, why: &str) {
