@@ -8,6 +8,7 @@ use ark_snark::SNARK;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use std::sync::OnceLock;
+use zkmeter_circuits::assignment::synthesize;
 use zkmeter_circuits::keys::{self, KeyKind};
 use zkmeter_circuits::workload::{Execution, Layer, LayerKind, LayerShape, Matrix, Method, Model, Plan, execute};
 use zkmeter_circuits::{
@@ -309,31 +310,29 @@ fn workload_proof_files_round_trip_and_refuse_a_tampered_output() {
     assert!(matches!(WorkloadProofFile::read(&path), Err(ProofFileError::InputsMismatch { .. })));
 }
 
-/// Every variable's value, synthesized in `mode`.
-fn assignment<C: ConstraintSynthesizer<Fr>>(circuit: C, mode: SynthesisMode) -> Vec<Fr> {
+/// Every variable's value, from a synthesis that builds matrices too (as stock proving does).
+fn full_assignment<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Vec<Fr> {
     let cs = ConstraintSystem::<Fr>::new_ref();
     cs.set_optimization_goal(OptimizationGoal::Constraints);
-    cs.set_mode(mode);
+    cs.set_mode(SynthesisMode::Prove { construct_matrices: true, generate_lc_assignments: false });
     circuit.generate_constraints(cs.clone()).unwrap();
     let mut z = cs.instance_assignment().unwrap();
     z.extend(cs.witness_assignment().unwrap());
     z
 }
 
-/// The provers synthesize without matrices, where `Num` carries values alone; the
-/// assignment must be the one a matrix-building synthesis (stock proving) makes.
+/// The provers synthesize without matrices ([`synthesize`]), where `Num` carries
+/// values alone; the assignment must be the one a matrix-building synthesis makes.
 #[test]
 fn witness_only_synthesis_assigns_what_a_full_synthesis_does() {
-    let full = SynthesisMode::Prove { construct_matrices: true, generate_lc_assignments: false };
-    let witness_only = SynthesisMode::Prove { construct_matrices: false, generate_lc_assignments: false };
     let (statement, witness) = epoch();
     let meter = MeterCircuit::assigned(statement.instance(), witness);
-    assert_eq!(assignment(meter.clone(), witness_only), assignment(meter, full));
+    assert_eq!(synthesize(meter.clone()).unwrap().z, full_assignment(meter));
 
     let exec = run(mlp);
     for methods in [vec![Method::Direct; 2], vec![Method::Freivalds; 2]] {
         let plan = Plan::with_methods(exec.shape.clone(), methods);
         let circuit = WorkloadCircuit::assigned(plan, &exec.statement(3), exec.witness.clone());
-        assert_eq!(assignment(circuit.clone(), witness_only), assignment(circuit, full));
+        assert_eq!(synthesize(circuit.clone()).unwrap().z, full_assignment(circuit));
     }
 }
