@@ -13,6 +13,11 @@
 //! ZKMETER_BENCH_MSM_LOGS=16,18,20,22 cargo bench -p zkmeter-engine --features cuda --bench prove
 //! ```
 //! `ZKMETER_BENCH_SLOTS=` (empty) or `ZKMETER_BENCH_MSM_LOGS=` skips that part.
+//!
+//! With the `cuda` feature and a GPU, every round also proves on the GPU backend
+//! (same key, circuit and verifier), after one untimed warm-up proof, and the
+//! table adds the GPU's median, the per-round CPU/GPU ratio against the engine's
+//! CPU proof of the same round, and the time to upload the key's bases.
 
 use ark_bn254::{Bn254, Fr, G1Affine, G1Projective};
 use ark_ec::{CurveGroup, PrimeGroup, VariableBaseMSM};
@@ -88,7 +93,12 @@ fn proofs(rng: &mut ChaCha20Rng) {
         let (statement, witness) = epoch(n);
         let circuit = MeterCircuit::assigned(statement.instance(), witness);
         let pvk = ark_groth16::prepare_verifying_key(prover.verifying_key());
+        let verifies = |proof: &ark_groth16::Proof<Bn254>| {
+            Groth16::<Bn254>::verify_proof(&pvk, proof, &statement.public_inputs()).unwrap()
+        };
+        let gpu = gpu_prover(prover.proving_key(), &shape, &circuit, rng);
         let (mut ours, mut stock, mut ratios, mut phases) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut on_gpu, mut gpu_ratios) = (Vec::new(), Vec::new());
         for round in 0..rounds {
             let run_ours = |rng: &mut ChaCha20Rng| {
                 let t = Instant::now();
@@ -107,15 +117,16 @@ fn proofs(rng: &mut ChaCha20Rng) {
                 let s = run_stock(rng);
                 (run_ours(rng), s)
             };
-            assert!(
-                Groth16::<Bn254>::verify_proof(&pvk, &proof, &statement.public_inputs()).unwrap(),
-                "engine proof verifies"
-            );
-            assert!(
-                Groth16::<Bn254>::verify_proof(&pvk, &stock_proof, &statement.public_inputs()).unwrap(),
-                "stock proof verifies"
-            );
+            assert!(verifies(&proof), "engine proof verifies");
+            assert!(verifies(&stock_proof), "stock proof verifies");
             eprintln!("  round {round}: engine {:.3} s, stock {:.3} s, {:.2}× (load {})", o, s, s / o, load_average());
+            if let Some((gpu, _)) = &gpu {
+                let (g, gpu_proof) = time(|| gpu.prove(circuit.clone(), rng).expect("GPU proof"));
+                assert!(verifies(&gpu_proof), "GPU proof verifies");
+                eprintln!("           GPU {g:.4} s, CPU/GPU {:.1}×", o / g);
+                on_gpu.push(g);
+                gpu_ratios.push(o / g);
+            }
             ours.push(o);
             stock.push(s);
             ratios.push(s / o);
@@ -130,6 +141,7 @@ fn proofs(rng: &mut ChaCha20Rng) {
             median(ratios),
             [phase(|t| t.witness), phase(|t| t.qap), phase(|t| t.msm)],
             load_time,
+            gpu.map(|(_, upload)| (median(on_gpu), median(gpu_ratios), upload)),
         ));
     }
     if rows.is_empty() {
@@ -137,16 +149,63 @@ fn proofs(rng: &mut ChaCha20Rng) {
     }
     println!("\nfull proofs, medians over {rounds} alternating rounds (load now {}):", load_average());
     println!(
-        "{:>6} {:>12} {:>12} {:>12} {:>14} {:>34} {:>10}",
-        "N", "constraints", "engine (s)", "stock (s)", "stock/engine", "engine witness / qap / msm (s)", "load (s)"
+        "{:>6} {:>12} {:>12} {:>12} {:>14} {:>34} {:>10} {:>10} {:>9} {:>10}",
+        "N",
+        "constraints",
+        "engine (s)",
+        "stock (s)",
+        "stock/engine",
+        "engine witness / qap / msm (s)",
+        "load (s)",
+        "gpu (s)",
+        "cpu/gpu",
+        "upload (s)"
     );
-    for (n, constraints, ours, stock, ratio, [w, q, m], load) in rows {
+    for (n, constraints, ours, stock, ratio, [w, q, m], load, gpu) in rows {
+        let [g, r, u] = match gpu {
+            Some((g, r, u)) => [format!("{g:.4}"), format!("{r:.1}×"), format!("{:.2}", secs(u))],
+            None => Default::default(),
+        };
         println!(
-            "{n:>6} {constraints:>12} {ours:>12.3} {stock:>12.3} {ratio:>13.2}× {:>34} {:>10.2}",
+            "{n:>6} {constraints:>12} {ours:>12.3} {stock:>12.3} {ratio:>13.2}× {:>34} {:>10.2} {g:>10} {r:>9} {u:>10}",
             format!("{w:.3} / {q:.3} / {m:.3}"),
             secs(load)
         );
     }
+}
+
+/// The same key on the GPU, with the time its upload took, after one untimed
+/// proof (the first pays for CUDA's start-up); `None`, saying why, without one.
+#[cfg(feature = "cuda")]
+fn gpu_prover(
+    pk: &ark_groth16::ProvingKey<Bn254>,
+    shape: &CircuitShape,
+    circuit: &MeterCircuit,
+    rng: &mut ChaCha20Rng,
+) -> Option<(Prover<zkmeter_engine::cuda::CudaBackend>, Duration)> {
+    let gpu = match zkmeter_engine::cuda::CudaBackend::new() {
+        Ok(gpu) => gpu,
+        Err(why) => {
+            eprintln!("  GPU proofs skipped: {why}");
+            return None;
+        }
+    };
+    let start = Instant::now();
+    let prover = Prover::new(gpu, pk.clone(), shape.into()).expect("the key fits the circuit");
+    let upload = start.elapsed();
+    prover.prove_verified(circuit.clone(), rng).expect("a first GPU proof that verifies");
+    Some((prover, upload))
+}
+
+/// Without the `cuda` feature there are no GPU rows.
+#[cfg(not(feature = "cuda"))]
+fn gpu_prover(
+    _: &ark_groth16::ProvingKey<Bn254>,
+    _: &CircuitShape,
+    _: &MeterCircuit,
+    _: &mut ChaCha20Rng,
+) -> Option<(Prover<CpuBackend>, Duration)> {
+    None
 }
 
 /// `2^log` distinct bases without `2^log` scalar multiplications: a random point's
