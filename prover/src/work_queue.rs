@@ -1,8 +1,9 @@
 //! Workload proofs in the daemon: for each `[[workload]]` job, input files the
 //! consumer drops into the job's inbox are run on the CPU, proved with the
-//! workload circuit's key on the daemon's prover backend (as meter epochs are), and submitted to the verifier service (`SubmitWork`),
-//! which settles them with the contract's `settleWork`: the provider is paid by
-//! the verified multiply-accumulates, not by a meter reading.
+//! workload circuit's key on the daemon's prover backend (as meter epochs are),
+//! and submitted to the verifier service (`SubmitWork`), which settles them with
+//! the contract's `settleWork`: the provider is paid by the verified
+//! multiply-accumulates, not by a meter reading.
 //!
 //! The consumer authorises each input on the chain (`requestWork` with the
 //! model and input commitments) and hands the file over off-chain; a proof of an
@@ -27,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use zkmeter_circuits::keys::{load_proving_key, workload_key_paths};
 use zkmeter_circuits::workload::{CircuitIdError, Matrix, Model, Plan, execute};
-use zkmeter_circuits::{CircuitShape, WorkloadCircuit, WorkloadProofFile};
+use zkmeter_circuits::{CircuitShape, KeyHeader, WorkloadCircuit, WorkloadProofFile};
 use zkmeter_contracts::{B256, circuit_id};
 use zkmeter_engine::{AnyProver, EngineError};
 use zkmeter_verifier::encode_proof;
@@ -100,7 +101,8 @@ pub struct WorkloadJob {
     config: WorkloadConfig,
     model: Model,
     plan: Plan,
-    shape: CircuitShape,
+    /// The key's header, which every proof file names.
+    key: KeyHeader,
     prover: AnyProver,
     circuit_id: B256,
     pool: rayon::ThreadPool,
@@ -142,7 +144,7 @@ impl WorkloadJob {
             config: wc.clone(),
             model,
             plan,
-            shape,
+            key: shape.header,
             prover,
             circuit_id,
             pool,
@@ -203,7 +205,7 @@ impl WorkloadJob {
         let circuit = WorkloadCircuit::assigned(self.plan.clone(), &statement, execution.witness.clone());
         // Checked against the statement before it is returned.
         let proof = self.pool.install(|| self.prover.prove_verified(circuit, &mut OsRng)).map_err(|e| e.to_string())?;
-        Ok(WorkloadProofFile { key: self.shape.header.clone(), statement, output: execution.output, proof })
+        Ok(WorkloadProofFile { key: self.key.clone(), statement, output: execution.output, proof })
     }
 
     fn reject(&self, metrics: &Metrics, name: &str, why: &str) {
