@@ -53,25 +53,54 @@ pub enum RecordError {
         /// Its end.
         end_ms: u64,
     },
-    /// Rule 4: more usage than the stream's capacity allows in the interval.
-    #[error("record {index} reports {quantity} {unit} of {class} in {duration_ms} ms, above the stream's capacity of {capacity} {unit} per ms")]
-    OverCapacity {
+    /// Rule 3: a record lasts at most 2^32 ms (the circuit's duration width).
+    #[error("record {index} lasts {duration_ms} ms, longer than the {max_ms} ms (about 49.7 days) one record may cover: cut it into shorter records")]
+    TooLong {
         /// Position in the epoch, from 0.
         index: usize,
-        /// Its class.
-        class: ResourceClass,
-        /// Its quantity.
-        quantity: u64,
         /// Its duration.
         duration_ms: u64,
+        /// The longest a record may last.
+        max_ms: u64,
+    },
+    /// Rule 3: a record starts at most 2^40 − 1 ms after the previous one ended.
+    #[error("record {index} starts {gap_ms} ms after the previous record ended, more than the {max_ms} ms (about 34.8 years) the circuit represents")]
+    GapTooLong {
+        /// Position in the epoch, from 0.
+        index: usize,
+        /// The gap.
+        gap_ms: u64,
+        /// The longest gap.
+        max_ms: u64,
+    },
+    /// Rules 3 and 6: a class's total, up to and including this record, does not fit its lane.
+    #[error("with record {index} the epoch's {class} total reaches {total} {unit}, which does not fit the {bits} bits the statement gives {class}: end the epoch before this record")]
+    TotalTooWide {
+        /// Position in the epoch, from 0, of the record that overflows the lane.
+        index: usize,
+        /// The class.
+        class: ResourceClass,
+        /// The total it would reach (saturated at u64::MAX).
+        total: u64,
+        /// The lane's width.
+        bits: usize,
+        /// The class's unit.
+        unit: &'static str,
+    },
+    /// Rule 4: more usage in the epoch than capacity × the time it covers.
+    #[error("the epoch bills {total} {unit} of {class} over {elapsed_ms} ms (from the settled end to its last record's end), above the job's capacity of {capacity} {unit} per ms: the meter reported more than the job's capacity allows")]
+    OverCapacity {
+        /// The class.
+        class: ResourceClass,
+        /// The epoch's total.
+        total: u64,
+        /// `new.end_ms − prev.end_ms`.
+        elapsed_ms: u64,
         /// The class's capacity per ms.
         capacity: u64,
         /// The class's unit.
         unit: &'static str,
     },
-    /// Rule 6: a per-class total must fit in a u64.
-    #[error("the epoch's {0} total does not fit in 64 bits: split it into smaller epochs")]
-    TotalOverflow(ResourceClass),
     /// A capacity too large to pack.
     #[error("capacity {value} for {class} is too large: capacities must be below 2^48 units per ms")]
     CapacityTooLarge {
@@ -116,5 +145,29 @@ pub enum StatementError {
         class: ResourceClass,
         /// Value.
         value: u64,
+    },
+    /// A total wider than its lane: packed, it would spill into the next class.
+    #[error("the statement's {class} total {total} does not fit the {bits} bits the statement gives {class}")]
+    TotalTooWide {
+        /// Class.
+        class: ResourceClass,
+        /// The total.
+        total: u64,
+        /// The lane's width.
+        bits: usize,
+    },
+    /// More usage than capacity × elapsed time: no proof exists for it.
+    #[error("the statement bills {total} {unit} of {class} over {elapsed_ms} ms, above the capacity of {capacity} {unit} per ms")]
+    OverCapacity {
+        /// Class.
+        class: ResourceClass,
+        /// The total.
+        total: u64,
+        /// `new.end_ms − prev.end_ms`.
+        elapsed_ms: u64,
+        /// The class's capacity per ms.
+        capacity: u64,
+        /// The class's unit.
+        unit: &'static str,
     },
 }

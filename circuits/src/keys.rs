@@ -6,7 +6,7 @@
 //! ```text
 //! magic      8 bytes   "ZKMKEY\0\x01"
 //! kind       1 byte    1 = proving key, 2 = verifying key
-//! circuit    1 + n     length-prefixed circuit id, e.g. "zkmeter.meter.v1" (n ≤ 255)
+//! circuit    1 + n     length-prefixed circuit id, e.g. "zkmeter.meter.v2" (n ≤ 255)
 //! slots      4 bytes   record slots N, little-endian (0 for workload circuits)
 //! digest    32 bytes   SHA-256 of the circuit id and its constraint matrices
 //! checksum  32 bytes   SHA-256 of the body
@@ -39,7 +39,11 @@ use crate::meter_circuit::MeterCircuit;
 use crate::workload::{Method, Plan, WORKLOAD_CIRCUIT_PREFIX, WorkloadCircuit};
 
 /// Identifies the meter circuit (and its version) in key and proof files.
-pub const METER_CIRCUIT_ID: &str = "zkmeter.meter.v1";
+pub const METER_CIRCUIT_ID: &str = "zkmeter.meter.v2";
+
+/// The meter circuit before statement v2 (one class per record, streams not
+/// anchored to chain time): its keys and proofs are refused with what to do.
+pub const RETIRED_METER_CIRCUIT_IDS: &[&str] = &["zkmeter.meter.v1"];
 
 /// Longest circuit id a key file can hold (its length is one byte).
 pub const MAX_CIRCUIT_ID_LEN: usize = u8::MAX as usize;
@@ -263,6 +267,16 @@ pub enum KeyError {
         /// The circuit in the file.
         found: Box<KeyHeader>,
     },
+    /// A key for a meter circuit this version no longer settles.
+    #[error("{path} is a key for {circuit}, a meter statement this version no longer proves or settles (statement v2 bills all five classes in one record and anchors streams to the chain's clock): run `{setup}` for v2 keys, then `zkmeter chain deploy` to register them")]
+    Retired {
+        /// The file.
+        path: PathBuf,
+        /// The retired circuit id.
+        circuit: String,
+        /// The command that makes v2 keys.
+        setup: String,
+    },
     /// Same circuit id and N, but different constraints: a key from another
     /// version of the circuit.
     #[error("{path} was made for a different version of {} (constraint digest {} ≠ {}): run `{}` again", .expected.describe(), .found.digest_hex(), .expected.digest_hex(), .expected.setup_command())]
@@ -401,6 +415,9 @@ fn setup_hint(path: &Path) -> String {
 /// Checks that a header is for `expected` (same circuit, N and digest).
 pub fn check_header(path: &Path, found: &KeyHeader, expected: &KeyHeader) -> Result<(), KeyError> {
     let boxed = || (Box::new(expected.clone()), Box::new(found.clone()));
+    if RETIRED_METER_CIRCUIT_IDS.contains(&found.circuit.as_str()) {
+        return Err(KeyError::Retired { path: path.to_owned(), circuit: found.circuit.clone(), setup: expected.setup_command() });
+    }
     if found.circuit != expected.circuit || found.slots != expected.slots {
         let (expected, found) = boxed();
         return Err(KeyError::WrongCircuit { path: path.to_owned(), expected, found });

@@ -1,46 +1,54 @@
-//! [`MeterCircuit`]: the six rules of the meter statement as R1CS.
+//! [`MeterCircuit`]: the rules of the meter statement as R1CS.
 //!
 //! Read [`MeterCircuit::generate_constraints`] top to bottom: first the public
 //! inputs are unpacked into range-checked parts, then each slot is constrained
 //! (one block per rule), then the epoch's results are tied to the public inputs.
 //!
-//! Constraints per record slot (pinned by a test):
+//! Constraints per record slot (pinned by a test), every record carrying all five
+//! classes:
 //!
 //! | what | constraints |
 //! |---|---|
-//! | slot flag: prefix of ones (its booleanity follows from other rules) | 1 |
-//! | rule 1: `seq = active·(prev_seq + i)` | 1 |
-//! | rules 2–3: gap (64 bits), duration − 1 (64 bits), end | 129 |
-//! | rule 3: quantity (64 bits), class one-hot (5 booleans + sum) | 70 |
-//! | padding carries nothing | 1 |
-//! | rule 4: capacity select (5), slack (112 bits) + product (1) | 118 |
-//! | rule 6: per-class share of the quantity | 5 |
-//! | rule 5: Poseidon(head, pack_a, pack_b), select | 265 |
-//! | **total** | **590** |
+//! | slot flag: boolean, prefix of ones | 2 |
+//! | rule 2: gap (40 bits), duration − 1 (32 bits) | 72 |
+//! | rule 2: end = start + duration | 1 |
+//! | padding carries no time and no usage | 2 |
+//! | rule 5: Poseidon(head, pack_a, pack_b) | 264 |
+//! | rule 5: the head moves only for real records | 1 |
+//! | **total** | **342** |
 //!
-//! Half of it is range checks (every value is a genuine u64, so nothing can wrap
-//! mod r), the other half the per-record Poseidon that lets meters, circom and
-//! Solidity compute the same heads. Each epoch adds 1,072 constraints once
-//! (unpacking the public inputs, the closing Poseidon).
+//! Rule 1 (seq) costs nothing per record: the i-th slot's seq is `prev_seq + i`, a
+//! linear combination. Rules 3, 4 and 6 cost nothing per record either: quantities
+//! are not range-checked one by one. The epoch's packed totals equal the sum of the
+//! records' packed usage (one linear constraint), and each total's lane is
+//! range-checked once; since every record's packed usage is fixed by the head chain
+//! and a 252-bit value has one reading in range-checked lanes, the totals are the
+//! exact sums (see the crate docs for the argument). Rule 4 is checked once per
+//! epoch on the totals: `total_c ≤ capacity_c × (new_end − prev_end)`.
+//!
+//! Each epoch adds 1,563 constraints once: unpacking and range-checking the public
+//! inputs (684 + 3), the new seq (65), the end and the totals' sum (2), the five
+//! capacity checks (5 × 113), the closing Poseidon (243) and its equality (1).
 
 use ark_bn254::Fr;
 use ark_ff::{Field, One};
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
 
-use crate::num::{Num, enforce_equal, enforce_product, enforce_zero_product, product};
+use crate::num::{Num, enforce_equal, enforce_product, enforce_zero_product};
 use crate::poseidon::poseidon_gadget;
-use crate::range_check::{alloc_bits, alloc_boolean};
-use crate::record::ResourceClass;
-use crate::statement::{CAPACITY_BITS, COUNT_BITS, MeterInstance, PUBLIC_INPUTS, SEQ_BITS, TIME_BITS, TOTAL_BITS};
+use crate::range_check::alloc_bits;
+use crate::record::{ResourceClass, USAGE_BITS};
+use crate::statement::{CAPACITY_BITS, COUNT_BITS, DURATION_BITS, GAP_BITS, MeterInstance, PUBLIC_INPUTS, SEQ_BITS, TIME_BITS};
+use crate::stream::pack_usage;
 use crate::witness::{MeterWitness, SlotWitness};
 
 /// R1CS constraints per record slot (the table above).
-pub const CONSTRAINTS_PER_SLOT: usize = 590;
+pub const CONSTRAINTS_PER_SLOT: usize = 342;
 
 /// R1CS constraints each epoch adds once, whatever N.
-pub const CONSTRAINTS_PER_EPOCH: usize = 1_072;
+pub const CONSTRAINTS_PER_EPOCH: usize = 1_563;
 
-/// Bits of `capacity × duration − quantity`: capacity < 2^48, duration < 2^64.
+/// Bits of `capacity × elapsed − total`: capacity < 2^48, elapsed < 2^64.
 const SLACK_BITS: usize = CAPACITY_BITS + TIME_BITS;
 
 /// The meter circuit with a fixed number of record slots. Without an assignment
@@ -80,12 +88,8 @@ pub enum FaultSite {
     NewSeq,
     /// A record's end (`start + duration`).
     End,
-    /// `capacity[k]` if the record is of class `k`, else 0.
-    CapacityShare(usize),
-    /// `quantity` if the record is of class `k`, else 0.
-    ClassShare(usize),
-    /// `capacity × duration − quantity`, before its range check.
-    Slack,
+    /// `capacity[k] × elapsed − total[k]`, before its range check (per epoch).
+    Slack(usize),
     /// The head after a slot.
     Head,
 }
@@ -128,7 +132,9 @@ impl MeterCircuit {
 impl Assignment {
     fn tweak(&self, site: FaultSite, slot: usize, value: Fr) -> Fr {
         match self.fault {
-            Some(f) if f.site == site && (f.slot == slot || site == FaultSite::NewSeq) => value + f.delta,
+            Some(f) if f.site == site && (f.slot == slot || matches!(site, FaultSite::NewSeq | FaultSite::Slack(_))) => {
+                value + f.delta
+            }
             _ => value,
         }
     }
@@ -159,84 +165,62 @@ impl ConstraintSynthesizer<Fr> for MeterCircuit {
         let prev_end = alloc_bits(&cs, val(a, |a| a.instance.prev_end_ms), TIME_BITS)?;
         let new_end = alloc_bits(&cs, val(a, |a| a.instance.new_end_ms), TIME_BITS)?;
         let totals: Vec<Num> = (0..ResourceClass::COUNT)
-            .map(|k| alloc_bits(&cs, val(a, |a| a.instance.totals[k]), TOTAL_BITS))
+            .map(|k| alloc_bits(&cs, val(a, |a| a.instance.totals[k]), USAGE_BITS[k]))
             .collect::<Result<_, _>>()?;
-        enforce_packed(&cs, &x[3], &[(&totals[0], TOTAL_BITS), (&totals[1], TOTAL_BITS), (&totals[2], TOTAL_BITS)])?;
-        enforce_packed(&cs, &x[4], &[(&totals[3], TOTAL_BITS), (&totals[4], TOTAL_BITS)])?;
+        enforce_packed(&cs, &x[3], &totals.iter().zip(USAGE_BITS).collect::<Vec<_>>())?;
         let caps: Vec<Num> = (0..ResourceClass::COUNT)
             .map(|k| alloc_bits(&cs, val(a, |a| a.instance.capacity[k]), CAPACITY_BITS))
             .collect::<Result<_, _>>()?;
-        enforce_packed(&cs, &x[5], &caps.iter().map(|c| (c, CAPACITY_BITS)).collect::<Vec<_>>())?;
+        enforce_packed(&cs, &x[4], &caps.iter().map(|c| (c, CAPACITY_BITS)).collect::<Vec<_>>())?;
 
+        let two64 = Fr::from(u64::MAX) + Fr::one();
         let mut head = x[0].clone();
         let mut end = prev_end.clone();
         let mut prev_active = Num::constant(Fr::one());
         let mut count = Num::zero();
-        let mut class_sums = vec![Num::zero(); ResourceClass::COUNT];
+        let mut usage_sum = Num::zero();
         for index in 0..self.slots {
             let slot = val(a, |a| a.witness.slots[index]);
             let s = |f: fn(&SlotWitness) -> Fr| slot.as_ref().map(f);
 
             // Real records form a prefix: a slot is active only if the one before is,
             // and the first slot is active (an epoch has at least one record).
-            // `active` needs no booleanity constraint of its own: the class one-hot
-            // below makes it an integer in 0..=5, and any value but 0 or 1 forces the
-            // slot's duration to 0 (padding rule) while requiring it to be ≥ active
-            // (duration rule) — impossible.
             let active = Num::witness(&cs, s(|w| w.active))?;
-            enforce_zero_product(&cs, &active, &Num::constant(Fr::one()).sub(&prev_active))?;
+            enforce_zero_product(&cs, &active, &active.add_constant(-Fr::one()))?;
             if index == 0 {
                 enforce_equal(&cs, &active, &Num::constant(Fr::one()))?;
+            } else {
+                enforce_zero_product(&cs, &active, &Num::constant(Fr::one()).sub(&prev_active))?;
             }
             count = count.add(&active);
 
-            // Rule 1: the i-th record has seq prev_seq + i; padding has seq 0.
-            let seq = Num::witness(&cs, s(|w| w.seq))?;
-            enforce_product(&cs, &active, &prev_seq.add_constant(Fr::from(index as u64 + 1)), &seq)?;
+            // Rule 1: the i-th record has seq prev_seq + i (hashed below), so no record
+            // is skipped or repeated.
+            let seq = prev_seq.add_constant(Fr::from(index as u64 + 1));
 
-            // Rules 2 and 3: starts no earlier than the previous end, lasts at least
-            // 1 ms (padding: 0 ms); both are u64, and new_end bounds the last end.
-            let gap = alloc_bits(&cs, s(|w| w.gap_ms), TIME_BITS)?;
-            let duration = alloc_bits(&cs, s(|w| w.duration_ms - w.active), TIME_BITS)?.add(&active);
+            // Rule 2: starts no earlier than the previous end, lasts at least 1 ms
+            // (padding: 0 ms); gap and duration are range-checked (rule 3), and new_end,
+            // itself 64 bits, bounds every end.
+            let gap = alloc_bits(&cs, s(|w| w.gap_ms), GAP_BITS)?;
+            let duration = alloc_bits(&cs, s(|w| w.duration_ms - w.active), DURATION_BITS)?.add(&active);
             let start = end.add(&gap);
             let next_end = Num::witness(&cs, computed(a, FaultSite::End, index, start.add(&duration).value()))?;
             enforce_equal(&cs, &next_end, &start.add(&duration))?;
 
-            // Rule 3: quantity is a u64; class is one-hot over the five classes
-            // (exactly one for a real record, none for padding).
-            let quantity = alloc_bits(&cs, s(|w| w.quantity), TOTAL_BITS)?;
-            let one_hot: Vec<Num> = (0..ResourceClass::COUNT)
-                .map(|k| alloc_boolean(&cs, slot.map(|w| w.class[k])))
-                .collect::<Result<_, _>>()?;
-            enforce_equal(&cs, &Num::sum(&one_hot), &active)?;
-            let class = Num::sum(&one_hot.iter().enumerate().map(|(k, h)| h.scale(Fr::from(k as u64))).collect::<Vec<_>>());
+            // The record's usage, all five classes in one packed value; what it adds to
+            // the totals is checked once per epoch (rules 3, 4, 6).
+            let usage = Num::witness(&cs, s(|w| pack_usage(&w.usage)))?;
 
-            // Padding carries nothing: gap, duration and quantity are non-negative
-            // u64s, so their sum is 0 only if each is.
-            enforce_zero_product(&cs, &Num::constant(Fr::one()).sub(&active), &gap.add(&duration).add(&quantity))?;
-
-            // Rule 4: quantity ≤ capacity[class] × duration, i.e. the slack is a
-            // non-negative integer below 2^112.
-            let mut capacity = Num::zero();
-            for (k, (h, cap)) in one_hot.iter().zip(&caps).enumerate() {
-                let share = computed(a, FaultSite::CapacityShare(k), index, h.value().zip(cap.value()).map(|(h, c)| h * c));
-                capacity = capacity.add(&product(&cs, h, cap, share)?);
-            }
-            let slack_value = capacity.value().zip(duration.value()).zip(quantity.value()).map(|((c, d), q)| c * d - q);
-            let slack = alloc_bits(&cs, computed(a, FaultSite::Slack, index, slack_value), SLACK_BITS)?;
-            enforce_product(&cs, &capacity, &duration, &quantity.add(&slack))?;
-
-            // Rule 6: this record's quantity goes to its class's total only.
-            for (k, (sum, h)) in class_sums.iter_mut().zip(&one_hot).enumerate() {
-                let share = computed(a, FaultSite::ClassShare(k), index, h.value().zip(quantity.value()).map(|(h, q)| h * q));
-                *sum = sum.add(&product(&cs, h, &quantity, share)?);
-            }
+            // Padding carries nothing: gap and duration are non-negative integers, so
+            // their sum is 0 only if each is; and no usage.
+            let padding = Num::constant(Fr::one()).sub(&active);
+            enforce_zero_product(&cs, &padding, &gap.add(&duration))?;
+            enforce_zero_product(&cs, &padding, &usage)?;
+            usage_sum = usage_sum.add(&usage);
 
             // Rule 5: head ← Poseidon(head, pack_a, pack_b) for real records.
-            let two64 = Fr::from(u64::MAX) + Fr::one();
             let pack_a = seq.add(&start.scale(two64)).add(&next_end.scale(two64 * two64));
-            let pack_b = quantity.add(&class.scale(two64));
-            let chained = poseidon_gadget(&cs, &[head.clone(), pack_a, pack_b])?;
+            let chained = poseidon_gadget(&cs, &[head.clone(), pack_a, usage])?;
             let selected = head.value().zip(chained.value()).zip(active.value()).map(|((h, c), on)| h + on * (c - h));
             let next_head = Num::witness(&cs, computed(a, FaultSite::Head, index, selected))?;
             enforce_product(&cs, &active, &chained.sub(&head), &next_head.sub(&head))?;
@@ -252,16 +236,30 @@ impl ConstraintSynthesizer<Fr> for MeterCircuit {
         let new_seq = alloc_bits(&cs, new_seq_value, SEQ_BITS)?;
         enforce_equal(&cs, &new_seq, &prev_seq.add(&count))?;
         enforce_equal(&cs, &new_end, &end)?;
-        for (total, sum) in totals.iter().zip(&class_sums) {
-            enforce_equal(&cs, total, sum)?;
+
+        // Rule 6: the packed totals are the sum of the records' packed usage. Their
+        // lanes are range-checked above, so they are the exact per-class sums.
+        enforce_equal(&cs, &x[3], &usage_sum)?;
+
+        // Rule 4: per class, total ≤ capacity × (new_end − prev_end), i.e. the slack is
+        // a non-negative integer below 2^112. The elapsed time is non-negative: new_end
+        // is prev_end plus non-negative gaps and durations.
+        let elapsed = new_end.sub(&prev_end);
+        for (k, (total, cap)) in totals.iter().zip(&caps).enumerate() {
+            let slack_value = cap.value().zip(elapsed.value()).zip(total.value()).map(|((c, e), t)| c * e - t);
+            let slack = alloc_bits(&cs, computed(a, FaultSite::Slack(k), 0, slack_value), SLACK_BITS)?;
+            enforce_product(&cs, cap, &elapsed, &total.add(&slack))?;
         }
+
+        // Rule 5: the new head closes the chain with the salt.
         let salt = Num::witness(&cs, val(a, |a| a.witness.salt))?;
         let closed = poseidon_gadget(&cs, &[head, salt])?;
         enforce_equal(&cs, &x[1], &closed)
     }
 }
 
-/// Enforces `packed = Σ part_i · 2^(offset_i)` (one constraint).
+/// Enforces `packed = Σ part_i · 2^(offset_i)` (one constraint), each part taking
+/// its width's worth of bits.
 fn enforce_packed(cs: &ConstraintSystemRef<Fr>, packed: &Num, parts: &[(&Num, usize)]) -> Result<(), SynthesisError> {
     let mut sum = Num::zero();
     let mut shift = 0;

@@ -2,12 +2,12 @@
 //!
 //! ```json
 //! {
-//!   "format": "zkmeter.proof.v1",
-//!   "circuit": "zkmeter.meter.v1",
+//!   "format": "zkmeter.proof.v2",
+//!   "circuit": "zkmeter.meter.v2",
 //!   "slots": 16,
 //!   "key_digest": "<hex SHA-256 of the circuit's constraint matrices>",
 //!   "statement": { "stream": …, "prev": …, "new": …, "totals": …, "record_count": 3, "capacity": … },
-//!   "public_inputs": ["0x…", … 6 values],
+//!   "public_inputs": ["0x…", … 5 values],
 //!   "proof": "<hex of the arkworks compressed proof, 128 bytes>"
 //! }
 //! ```
@@ -47,7 +47,10 @@ use crate::statement::MeterStatement;
 use crate::workload::{LayerKind, Matrix, Output, Plan, WorkloadStatement};
 
 /// Format tag of proof files.
-pub const PROOF_FORMAT: &str = "zkmeter.proof.v1";
+pub const PROOF_FORMAT: &str = "zkmeter.proof.v2";
+
+/// Meter proof formats of earlier statements, refused with what to do.
+const RETIRED_PROOF_FORMATS: &[&str] = &["zkmeter.proof.v1"];
 /// Format tag of workload proof files.
 pub const WORKLOAD_PROOF_FORMAT: &str = "zkmeter.workload-proof.v1";
 
@@ -92,6 +95,14 @@ pub enum ProofFileError {
         /// What is wrong.
         reason: String,
     },
+    /// A proof of a meter statement this version no longer settles.
+    #[error("{path} is a {format} proof (meter statement v1), which this version no longer verifies or settles: prove the records again with v2 keys (`zkmeter setup`, then `zkmeter prove`)")]
+    Retired {
+        /// The file.
+        path: PathBuf,
+        /// Its format.
+        format: String,
+    },
     /// The statement contradicts itself.
     #[error("{path} holds an impossible statement: {source}")]
     Statement {
@@ -134,7 +145,11 @@ impl ProofFile {
     pub fn read(path: &Path) -> Result<Self, ProofFileError> {
         let text = std::fs::read_to_string(path).map_err(|source| ProofFileError::Io { path: path.to_owned(), source })?;
         let malformed = |reason: String| ProofFileError::Malformed { path: path.to_owned(), reason };
-        let json: Json = serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?;
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?;
+        if let Some(format) = value.get("format").and_then(|f| f.as_str()).filter(|f| RETIRED_PROOF_FORMATS.contains(f)) {
+            return Err(ProofFileError::Retired { path: path.to_owned(), format: format.to_owned() });
+        }
+        let json: Json = serde_json::from_value(value).map_err(|e| malformed(e.to_string()))?;
         if json.format != PROOF_FORMAT {
             return Err(malformed(format!("format {:?}, expected {PROOF_FORMAT:?}", json.format)));
         }

@@ -86,8 +86,9 @@ impl FromStr for ResourceClass {
     }
 }
 
-/// One measurement: `quantity` units of `class` used during `[start_ms, end_ms)`,
-/// the `seq`-th record of its stream (the first record of a stream has seq 1).
+/// One measurement: what each class used during `[start_ms, end_ms)` (zero where a
+/// class is not metered), the `seq`-th record of its stream (the first record of a
+/// stream has seq 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageRecord {
     /// Position in the stream, counting from 1.
@@ -96,10 +97,9 @@ pub struct UsageRecord {
     pub start_ms: u64,
     /// End of the measured interval (exclusive), Unix milliseconds.
     pub end_ms: u64,
-    /// What was measured.
-    pub class: ResourceClass,
-    /// How much, in the class's base unit.
-    pub quantity: u64,
+    /// How much of each class, in the class's base unit. In JSON an object keyed by
+    /// class name; absent classes are 0.
+    pub usage: PerClass,
 }
 
 impl UsageRecord {
@@ -155,6 +155,29 @@ pub type Capacity = PerClass;
 /// Largest capacity per class (exclusive): capacities are packed 48 bits each.
 pub const CAPACITY_LIMIT: u64 = 1 << 48;
 
+/// Bits of each class's lane in a record's packed usage and in the epoch's packed
+/// totals: a quantity, and an epoch's total, of class `c` is below `2^USAGE_BITS[c]`.
+/// The lanes fill 252 bits, below the field modulus, so a packed value has one reading.
+/// What fits: 2^44 GPU-ms ≈ 557 GPU-years and as many core-years; 2^64 byte-s (1 PB
+/// kept for 5 h, 10 TB for 21 days); 2^52 bytes ≈ 4.5 PB (100 Gbit/s for 4 days);
+/// 2^48 mJ ≈ 78 MWh. These bound one epoch; a longer job settles more epochs.
+pub const USAGE_BITS: [usize; ResourceClass::COUNT] = [44, 44, 64, 52, 48];
+
+/// Where each class's lane starts in a packed usage or totals value.
+pub const USAGE_OFFSETS: [usize; ResourceClass::COUNT] = [0, 44, 88, 152, 204];
+
+impl ResourceClass {
+    /// Bits of this class's lane ([`USAGE_BITS`]).
+    pub fn usage_bits(self) -> usize {
+        USAGE_BITS[self.index()]
+    }
+
+    /// Whether `value` fits this class's lane.
+    pub fn fits(self, value: u64) -> bool {
+        self.usage_bits() >= 64 || value < 1u64 << self.usage_bits()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,10 +194,22 @@ mod tests {
 
     #[test]
     fn record_json_uses_class_names() {
-        let r = UsageRecord { seq: 1, start_ms: 10, end_ms: 20, class: ResourceClass::Gpu, quantity: 7 };
+        let r = UsageRecord { seq: 1, start_ms: 10, end_ms: 20, usage: PerClass([7, 0, 0, 3, 0]) };
         let json = serde_json::to_string(&r).unwrap();
-        assert!(json.contains(r#""class":"gpu""#), "{json}");
+        assert!(json.contains(r#""usage":{"gpu":7,"cpu":0,"storage":0,"network":3,"energy":0}"#), "{json}");
         assert_eq!(serde_json::from_str::<UsageRecord>(&json).unwrap(), r);
+    }
+
+    #[test]
+    fn usage_lanes_tile_252_bits() {
+        let mut next = 0;
+        for c in ResourceClass::ALL {
+            assert_eq!(USAGE_OFFSETS[c.index()], next);
+            next += c.usage_bits();
+        }
+        assert_eq!(next, 252, "the packed usage stays below r (> 2^253)");
+        assert!(ResourceClass::Gpu.fits((1 << 44) - 1) && !ResourceClass::Gpu.fits(1 << 44));
+        assert!(ResourceClass::Storage.fits(u64::MAX));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! [snarkjs](https://github.com/iden3/snarkjs) is an independent Groth16
 //! implementation (JavaScript and WebAssembly, circom's toolchain). Exporting our
 //! keys and proofs in its format lets anyone check a zkmeter proof (a meter epoch,
-//! 6 public inputs, or a workload, 4) without our code:
+//! 5 public inputs, or a workload, 4) without our code:
 //!
 //! ```text
 //! snarkjs groth16 verify verification_key.json public.json proof.json

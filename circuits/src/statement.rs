@@ -1,4 +1,4 @@
-//! The meter statement and its six public inputs (layout in the crate docs).
+//! The meter statement and its five public inputs (layout in the crate docs).
 
 use ark_bn254::Fr;
 use ark_ff::{AdditiveGroup, Field};
@@ -6,20 +6,29 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::StatementError;
 use crate::record::{CAPACITY_LIMIT, Capacity, PerClass, ResourceClass};
-use crate::stream::{StreamId, StreamState};
+use crate::stream::{StreamId, StreamState, pack_usage};
 
 /// Number of public inputs of [`crate::MeterCircuit`].
-pub const PUBLIC_INPUTS: usize = 6;
+pub const PUBLIC_INPUTS: usize = 5;
 
-/// Bit widths of the parts of the packed public inputs.
+/// Bit widths of the parts of the packed public inputs (the totals' lanes are
+/// [`crate::record::USAGE_BITS`]).
 pub(crate) const SEQ_BITS: usize = 64;
 pub(crate) const TIME_BITS: usize = 64;
 pub(crate) const COUNT_BITS: usize = 32;
-pub(crate) const TOTAL_BITS: usize = 64;
 pub(crate) const CAPACITY_BITS: usize = 48;
 
+/// Bits of `end − start − 1` of a record: one record lasts 1 ms to 2^32 ms (≈ 49.7
+/// days). Meters write records of seconds to minutes.
+pub const DURATION_BITS: usize = 32;
+
+/// Bits of the gap between a record's start and the previous record's end (or the
+/// settled end): below 2^40 ms (≈ 34.8 years), longer than any job.
+pub const GAP_BITS: usize = 40;
+
 /// What one proof says: the stream moved from `prev` to `new` through
-/// `record_count` records that add up to `totals`, none over `capacity`.
+/// `record_count` records that add up to `totals`, and no class's total is more
+/// than its `capacity` × the time from `prev.end_ms` to `new.end_ms`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MeterStatement {
     /// The stream (bound through the genesis head and the meter's signature).
@@ -39,7 +48,8 @@ pub struct MeterStatement {
 impl MeterStatement {
     /// Checks what the statement says about itself (before any proof is looked at):
     /// `new.seq = prev.seq + record_count`, at least one record, capacities < 2^48,
-    /// time moving forward.
+    /// time moving forward, every total within its lane and within capacity × elapsed
+    /// time. A statement that fails here has no proof.
     pub fn check(&self) -> Result<(), StatementError> {
         if self.record_count == 0 {
             return Err(StatementError::NoRecords);
@@ -52,6 +62,15 @@ impl MeterStatement {
         }
         if let Some((class, value)) = self.capacity.iter().find(|(_, v)| *v >= CAPACITY_LIMIT) {
             return Err(StatementError::CapacityTooLarge { class, value });
+        }
+        if let Some((class, total)) = self.totals.iter().find(|(c, v)| !c.fits(*v)) {
+            return Err(StatementError::TotalTooWide { class, total, bits: class.usage_bits() });
+        }
+        let elapsed_ms = self.new.end_ms - self.prev.end_ms;
+        for ((class, total), capacity) in self.totals.iter().zip(self.capacity.0) {
+            if u128::from(total) > u128::from(capacity) * u128::from(elapsed_ms) {
+                return Err(StatementError::OverCapacity { class, total, elapsed_ms, capacity, unit: class.unit() });
+            }
         }
         Ok(())
     }
@@ -71,7 +90,7 @@ impl MeterStatement {
         }
     }
 
-    /// The six public inputs, packed as the crate docs describe.
+    /// The five public inputs, packed as the crate docs describe.
     pub fn public_inputs(&self) -> [Fr; PUBLIC_INPUTS] {
         self.instance().public_inputs()
     }
@@ -101,10 +120,8 @@ pub struct MeterInstance {
 }
 
 impl MeterInstance {
-    /// Packs the values into the six public inputs.
+    /// Packs the values into the five public inputs.
     pub fn public_inputs(&self) -> [Fr; PUBLIC_INPUTS] {
-        let t = &self.totals;
-        let c = &self.capacity;
         [
             self.prev_head,
             self.new_head,
@@ -114,9 +131,8 @@ impl MeterInstance {
                 (self.new_end_ms, TIME_BITS),
                 (self.record_count, COUNT_BITS),
             ]),
-            pack(&[(t[0], TOTAL_BITS), (t[1], TOTAL_BITS), (t[2], TOTAL_BITS)]),
-            pack(&[(t[3], TOTAL_BITS), (t[4], TOTAL_BITS)]),
-            pack(&c.map(|v| (v, CAPACITY_BITS))),
+            pack_usage(&self.totals),
+            pack(&self.capacity.map(|v| (v, CAPACITY_BITS))),
         ]
     }
 }
@@ -142,7 +158,7 @@ mod tests {
             stream: StreamId { meter: [7; 20], job_id: 3 },
             prev: StreamState { head: Fr::from(11u64), seq: u64::MAX - 5, end_ms: 1_000 },
             new: StreamState { head: Fr::from(12u64), seq: u64::MAX - 2, end_ms: u64::MAX },
-            totals: PerClass([u64::MAX, 1, 2, 3, u64::MAX - 1]),
+            totals: PerClass([(1 << 44) - 1, 1, u64::MAX, 3, (1 << 48) - 1]),
             record_count: 3,
             capacity: PerClass([(1 << 48) - 1, 5, 6, 7, 8]),
         }
@@ -163,11 +179,14 @@ mod tests {
         assert_eq!(word(x[2], 64, 64), s.prev.end_ms as u128);
         assert_eq!(word(x[2], 128, 64), s.new.end_ms as u128);
         assert_eq!(word(x[2], 192, 32), 3);
-        assert_eq!(word(x[3], 0, 64), u64::MAX as u128);
-        assert_eq!(word(x[3], 128, 64), 2);
-        assert_eq!(word(x[4], 64, 64), (u64::MAX - 1) as u128);
-        assert_eq!(word(x[5], 0, 48), (1 << 48) - 1);
-        assert_eq!(word(x[5], 192, 48), 8);
+        assert_eq!(word(x[3], 0, 44), (1 << 44) - 1);
+        assert_eq!(word(x[3], 44, 44), 1);
+        assert_eq!(word(x[3], 88, 64), u64::MAX as u128);
+        assert_eq!(word(x[3], 152, 52), 3);
+        assert_eq!(word(x[3], 204, 48), (1 << 48) - 1);
+        assert_eq!(word(x[3], 252, 2), 0);
+        assert_eq!(word(x[4], 0, 48), (1 << 48) - 1);
+        assert_eq!(word(x[4], 192, 48), 8);
         assert!(s.check().is_ok());
     }
 
@@ -182,5 +201,17 @@ mod tests {
         let mut s = statement();
         s.record_count = 0;
         assert!(matches!(s.check(), Err(StatementError::NoRecords)));
+        let mut s = statement();
+        s.totals.0[0] = 1 << 44;
+        assert!(matches!(s.check(), Err(StatementError::TotalTooWide { class: ResourceClass::Gpu, .. })));
+        let mut s = statement();
+        s.prev.end_ms = u64::MAX - 1;
+        s.totals.0[1] = 6;
+        assert!(matches!(s.check(), Err(StatementError::OverCapacity { class: ResourceClass::Cpu, total: 6, .. })));
+        s.totals.0[1] = 5;
+        s.totals.0[0] = 0;
+        s.totals.0[2] = 6;
+        s.totals.0[4] = 8;
+        assert!(s.check().is_ok(), "at capacity is fine");
     }
 }

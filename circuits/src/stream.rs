@@ -2,7 +2,7 @@
 //! each record moves the stream's head.
 
 use ark_bn254::Fr;
-use ark_ff::PrimeField;
+use ark_ff::{Field, PrimeField};
 use serde::{Deserialize, Serialize};
 use sha3::{Digest, Keccak256};
 use std::fmt;
@@ -11,10 +11,10 @@ use std::str::FromStr;
 use crate::error::RecordError;
 use crate::field_hex;
 use crate::poseidon::poseidon;
-use crate::record::UsageRecord;
+use crate::record::{ResourceClass, USAGE_OFFSETS, UsageRecord};
 
 /// Domain separator of genesis heads; the settlement contract uses the same bytes.
-pub const GENESIS_TAG: &[u8] = b"zkmeter.stream.v1";
+pub const GENESIS_TAG: &[u8] = b"zkmeter.stream.v2";
 
 /// A stream: one meter (identified by its Ethereum address) serving one job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -40,9 +40,11 @@ impl StreamId {
         Fr::from_be_bytes_mod_order(&digest)
     }
 
-    /// The state before the stream's first record.
-    pub fn genesis(&self) -> StreamState {
-        StreamState { head: self.genesis_head(), seq: 0, end_ms: 0 }
+    /// The state before the stream's first record: the stream starts when its job was
+    /// opened (`opened_ms`, the opening block's time in ms, as the settlement contract
+    /// stores it), so no record can claim time before the job existed.
+    pub fn genesis(&self, opened_ms: u64) -> StreamState {
+        StreamState { head: self.genesis_head(), seq: 0, end_ms: opened_ms }
     }
 }
 
@@ -72,17 +74,23 @@ pub struct StreamState {
     pub head: Fr,
     /// Seq of the last record (0 before the first).
     pub seq: u64,
-    /// End of the last record, Unix milliseconds (0 before the first).
+    /// End of the last record, Unix milliseconds (before the first: when the job
+    /// was opened).
     pub end_ms: u64,
 }
 
 /// Packs a record into the two field elements the head chain hashes:
-/// `pack_a = seq + start·2^64 + end·2^128`, `pack_b = quantity + class·2^64`.
+/// `pack_a = seq + start·2^64 + end·2^128`, `pack_b = Σ_c usage_c · 2^USAGE_OFFSETS[c]`.
 /// Taking field elements lets the circuit tests pack values that are not u64.
-pub fn pack_record(seq: Fr, start_ms: Fr, end_ms: Fr, class: Fr, quantity: Fr) -> (Fr, Fr) {
+pub fn pack_record(seq: Fr, start_ms: Fr, end_ms: Fr, usage: &[Fr; ResourceClass::COUNT]) -> (Fr, Fr) {
     let two64 = Fr::from(u64::MAX) + Fr::from(1u64);
-    let two128 = two64 * two64;
-    (seq + start_ms * two64 + end_ms * two128, quantity + class * two64)
+    (seq + start_ms * two64 + end_ms * two64 * two64, pack_usage(usage))
+}
+
+/// `Σ_c usage_c · 2^USAGE_OFFSETS[c]`: a record's usage, or an epoch's totals, in one
+/// field element.
+pub fn pack_usage(usage: &[Fr; ResourceClass::COUNT]) -> Fr {
+    usage.iter().zip(USAGE_OFFSETS).map(|(u, offset)| *u * Fr::from(2u64).pow([offset as u64])).sum()
 }
 
 /// `Poseidon(head, pack_a, pack_b)`: the head after one more record.
@@ -99,7 +107,7 @@ pub fn close_head(tip: Fr, salt: Fr) -> Fr {
 /// The head after appending `record` to a chain at `head`.
 pub fn append(head: Fr, record: &UsageRecord) -> Fr {
     let f = Fr::from;
-    chain_head(head, pack_record(f(record.seq), f(record.start_ms), f(record.end_ms), f(record.class.index() as u64), f(record.quantity)))
+    chain_head(head, pack_record(f(record.seq), f(record.start_ms), f(record.end_ms), &record.usage.0.map(f)))
 }
 
 /// Serde for 20-byte addresses as `0x`-prefixed hex.

@@ -11,58 +11,39 @@ use ark_ff::{One, Zero};
 
 use crate::error::RecordError;
 use crate::record::{CAPACITY_LIMIT, Capacity, PerClass, ResourceClass, UsageRecord};
-use crate::statement::{MeterInstance, MeterStatement};
+use crate::statement::{DURATION_BITS, GAP_BITS, MeterInstance, MeterStatement};
 use crate::stream::{StreamId, StreamState, chain_head, close_head, pack_record};
 
 /// One record slot of the circuit, in the circuit's own terms: times as the gap
-/// since the previous record's end and the duration, the class one-hot. All values
-/// are field elements so tests can assign what no honest record has.
+/// since the previous record's end and the duration; the seq is implied by the
+/// slot's position. All values are field elements so tests can assign what no
+/// honest record has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SlotWitness {
     /// 1 for a real record, 0 for padding (padding only after all real records).
     pub active: Fr,
-    /// The record's seq (0 in padding).
-    pub seq: Fr,
     /// `start − end of the previous record` (or of the settled state).
     pub gap_ms: Fr,
     /// `end − start`.
     pub duration_ms: Fr,
-    /// One-hot class (all zero in padding).
-    pub class: [Fr; ResourceClass::COUNT],
-    /// The quantity.
-    pub quantity: Fr,
+    /// The quantity of each class (all zero in padding).
+    pub usage: [Fr; ResourceClass::COUNT],
 }
 
 impl SlotWitness {
     /// An unused slot: all zero.
     pub fn padding() -> Self {
-        SlotWitness {
-            active: Fr::zero(),
-            seq: Fr::zero(),
-            gap_ms: Fr::zero(),
-            duration_ms: Fr::zero(),
-            class: [Fr::zero(); ResourceClass::COUNT],
-            quantity: Fr::zero(),
-        }
+        SlotWitness { active: Fr::zero(), gap_ms: Fr::zero(), duration_ms: Fr::zero(), usage: [Fr::zero(); ResourceClass::COUNT] }
     }
 
     /// A real record that starts `gap_ms` after the previous one ended.
     pub fn record(record: &UsageRecord, gap_ms: u64) -> Self {
-        let mut class = [Fr::zero(); ResourceClass::COUNT];
-        class[record.class.index()] = Fr::one();
         SlotWitness {
             active: Fr::one(),
-            seq: Fr::from(record.seq),
             gap_ms: Fr::from(gap_ms),
             duration_ms: Fr::from(record.duration_ms()),
-            class,
-            quantity: Fr::from(record.quantity),
+            usage: record.usage.0.map(Fr::from),
         }
-    }
-
-    /// The class index the one-hot encodes (`Σ k·class_k`, as the circuit packs it).
-    pub fn class_index(&self) -> Fr {
-        self.class.iter().enumerate().map(|(k, c)| Fr::from(k as u64) * c).sum()
     }
 }
 
@@ -76,7 +57,8 @@ pub struct MeterWitness {
 }
 
 /// Checks `records` against every rule, then builds the statement and witness of
-/// an epoch that continues `prev` in a circuit with `slots` record slots.
+/// an epoch that continues `prev` in a circuit with `slots` record slots, for a job
+/// with `capacity`.
 pub fn build_epoch(
     stream: StreamId,
     prev: StreamState,
@@ -98,33 +80,25 @@ pub fn build_epoch(
     let mut totals = PerClass::default();
     let mut prev_end = prev.end_ms;
     for (index, r) in records.iter().enumerate() {
-        let expected = prev.seq.checked_add(index as u64 + 1).ok_or(RecordError::SeqOverflow)?;
-        if r.seq != expected {
-            return Err(RecordError::SeqGap { index, expected, found: r.seq });
+        check_record(index, r, prev.seq, prev_end)?;
+        for (class, quantity) in r.usage.iter() {
+            let sum = totals.get(class).checked_add(quantity);
+            let Some(total) = sum.filter(|t| class.fits(*t)) else {
+                let total = totals.get(class).saturating_add(quantity);
+                return Err(RecordError::TotalTooWide { index, class, total, bits: class.usage_bits(), unit: class.unit() });
+            };
+            totals.set(class, total);
         }
-        if r.start_ms < prev_end {
-            return Err(RecordError::Overlap { index, start_ms: r.start_ms, prev_end_ms: prev_end });
-        }
-        if r.end_ms <= r.start_ms {
-            return Err(RecordError::EmptyInterval { index, start_ms: r.start_ms, end_ms: r.end_ms });
-        }
-        let cap = capacity.get(r.class);
-        if u128::from(r.quantity) > u128::from(cap) * u128::from(r.duration_ms()) {
-            return Err(RecordError::OverCapacity {
-                index,
-                class: r.class,
-                quantity: r.quantity,
-                duration_ms: r.duration_ms(),
-                capacity: cap,
-                unit: r.class.unit(),
-            });
-        }
-        let total = totals.get(r.class).checked_add(r.quantity).ok_or(RecordError::TotalOverflow(r.class))?;
-        totals.set(r.class, total);
         witness.slots.push(SlotWitness::record(r, r.start_ms - prev_end));
         prev_end = r.end_ms;
     }
     witness.slots.resize(slots, SlotWitness::padding());
+    let elapsed_ms = prev_end - prev.end_ms;
+    for ((class, total), capacity) in totals.iter().zip(capacity.0) {
+        if u128::from(total) > u128::from(capacity) * u128::from(elapsed_ms) {
+            return Err(RecordError::OverCapacity { class, total, elapsed_ms, capacity, unit: class.unit() });
+        }
+    }
 
     let last = records.last().expect("checked non-empty");
     let instance = evaluate(&prev_instance(&prev, &capacity), &witness);
@@ -138,6 +112,30 @@ pub fn build_epoch(
     };
     debug_assert_eq!(statement.instance(), instance, "the u64 statement and the field evaluation agree");
     Ok((statement, witness))
+}
+
+/// Rules 1–3 for the `index`-th record of an epoch that continues seq `prev_seq`,
+/// after a record (or settled state) that ended at `prev_end`.
+fn check_record(index: usize, r: &UsageRecord, prev_seq: u64, prev_end: u64) -> Result<(), RecordError> {
+    let expected = prev_seq.checked_add(index as u64 + 1).ok_or(RecordError::SeqOverflow)?;
+    if r.seq != expected {
+        return Err(RecordError::SeqGap { index, expected, found: r.seq });
+    }
+    if r.start_ms < prev_end {
+        return Err(RecordError::Overlap { index, start_ms: r.start_ms, prev_end_ms: prev_end });
+    }
+    if r.end_ms <= r.start_ms {
+        return Err(RecordError::EmptyInterval { index, start_ms: r.start_ms, end_ms: r.end_ms });
+    }
+    let max_ms = 1u64 << DURATION_BITS;
+    if r.duration_ms() > max_ms {
+        return Err(RecordError::TooLong { index, duration_ms: r.duration_ms(), max_ms });
+    }
+    let max_gap = (1u64 << GAP_BITS) - 1;
+    if r.start_ms - prev_end > max_gap {
+        return Err(RecordError::GapTooLong { index, gap_ms: r.start_ms - prev_end, max_ms: max_gap });
+    }
+    Ok(())
 }
 
 /// The parts of an instance that come before the epoch: previous state and capacity.
@@ -163,23 +161,18 @@ pub fn evaluate(prev: &MeterInstance, witness: &MeterWitness) -> MeterInstance {
     let mut end = prev.prev_end_ms;
     let mut count = Fr::zero();
     let mut totals = [Fr::zero(); ResourceClass::COUNT];
-    for slot in &witness.slots {
+    for (index, slot) in witness.slots.iter().enumerate() {
         let start = end + slot.gap_ms;
         end = start + slot.duration_ms;
-        let next = chain_head(head, pack_record(slot.seq, start, end, slot.class_index(), slot.quantity));
+        let seq = prev.prev_seq + Fr::from(index as u64 + 1);
+        let next = chain_head(head, pack_record(seq, start, end, &slot.usage));
         head += slot.active * (next - head);
         count += slot.active;
-        for (total, one_hot) in totals.iter_mut().zip(slot.class) {
-            *total += one_hot * slot.quantity;
+        for (total, quantity) in totals.iter_mut().zip(slot.usage) {
+            *total += quantity;
         }
     }
-    MeterInstance {
-        new_head: close_head(head, witness.salt),
-        new_end_ms: end,
-        record_count: count,
-        totals,
-        ..*prev
-    }
+    MeterInstance { new_head: close_head(head, witness.salt), new_end_ms: end, record_count: count, totals, ..*prev }
 }
 
 #[cfg(test)]
@@ -190,8 +183,8 @@ mod tests {
         StreamId { meter: [9; 20], job_id: 1 }
     }
 
-    fn rec(seq: u64, start_ms: u64, end_ms: u64, class: ResourceClass, quantity: u64) -> UsageRecord {
-        UsageRecord { seq, start_ms, end_ms, class, quantity }
+    fn rec(seq: u64, start_ms: u64, end_ms: u64, usage: [u64; 5]) -> UsageRecord {
+        UsageRecord { seq, start_ms, end_ms, usage: PerClass(usage) }
     }
 
     fn caps() -> Capacity {
@@ -201,12 +194,12 @@ mod tests {
     #[test]
     fn statement_matches_the_native_chain() {
         let s = stream();
-        let records = [rec(1, 100, 200, ResourceClass::Gpu, 500), rec(2, 200, 300, ResourceClass::Cpu, 700), rec(3, 310, 320, ResourceClass::Gpu, 1)];
+        let records = [rec(1, 100, 200, [500, 0, 0, 7, 9]), rec(2, 200, 300, [0, 700, 0, 0, 0]), rec(3, 310, 320, [1, 0, 0, 0, 0])];
         let salt = Fr::from(77u64);
-        let (statement, witness) = build_epoch(s, s.genesis(), &records, caps(), salt, 5).unwrap();
+        let (statement, witness) = build_epoch(s, s.genesis(90), &records, caps(), salt, 5).unwrap();
         let tip = records.iter().fold(s.genesis_head(), crate::stream::append);
         assert_eq!(statement.new, StreamState { head: close_head(tip, salt), seq: 3, end_ms: 320 });
-        assert_eq!(statement.totals, PerClass([501, 700, 0, 0, 0]));
+        assert_eq!(statement.totals, PerClass([501, 700, 0, 7, 9]));
         assert_eq!(statement.record_count, 3);
         assert_eq!(witness.slots.len(), 5);
         assert_eq!(witness.slots[3], SlotWitness::padding());
@@ -216,17 +209,28 @@ mod tests {
     #[test]
     fn each_rule_is_checked_natively_with_the_record_named() {
         let s = stream();
-        let g = s.genesis();
+        let g = s.genesis(10);
         let build = |records: &[UsageRecord]| build_epoch(s, g, records, caps(), Fr::zero(), 4).unwrap_err();
-        let ok = rec(1, 10, 20, ResourceClass::Gpu, 1);
+        let ok = rec(1, 10, 20, [1, 0, 0, 0, 0]);
         assert_eq!(build(&[]), RecordError::NoRecords);
         assert_eq!(build(&[ok; 5]), RecordError::TooManyRecords { records: 5, slots: 4 });
-        assert_eq!(build(&[ok, rec(3, 20, 30, ResourceClass::Gpu, 1)]), RecordError::SeqGap { index: 1, expected: 2, found: 3 });
-        assert_eq!(build(&[ok, rec(2, 19, 30, ResourceClass::Gpu, 1)]), RecordError::Overlap { index: 1, start_ms: 19, prev_end_ms: 20 });
-        assert_eq!(build(&[rec(1, 20, 20, ResourceClass::Gpu, 0)]), RecordError::EmptyInterval { index: 0, start_ms: 20, end_ms: 20 });
-        assert!(matches!(build(&[rec(1, 10, 20, ResourceClass::Gpu, 81)]), RecordError::OverCapacity { index: 0, .. }));
-        let huge = PerClass([u64::MAX >> 16; 5]);
-        let err = build_epoch(s, g, &[rec(1, 0, u64::MAX / 2, ResourceClass::Cpu, u64::MAX), rec(2, u64::MAX / 2, u64::MAX, ResourceClass::Cpu, 1)], huge, Fr::zero(), 4);
-        assert_eq!(err.unwrap_err(), RecordError::TotalOverflow(ResourceClass::Cpu));
+        assert_eq!(build(&[ok, rec(3, 20, 30, [1, 0, 0, 0, 0])]), RecordError::SeqGap { index: 1, expected: 2, found: 3 });
+        assert_eq!(build(&[ok, rec(2, 19, 30, [0; 5])]), RecordError::Overlap { index: 1, start_ms: 19, prev_end_ms: 20 });
+        assert_eq!(build(&[rec(1, 5, 20, [0; 5])]), RecordError::Overlap { index: 0, start_ms: 5, prev_end_ms: 10 });
+        assert_eq!(build(&[rec(1, 20, 20, [0; 5])]), RecordError::EmptyInterval { index: 0, start_ms: 20, end_ms: 20 });
+        let long = rec(1, 10, 10 + (1 << 32) + 1, [0; 5]);
+        assert_eq!(build(&[long]), RecordError::TooLong { index: 0, duration_ms: (1 << 32) + 1, max_ms: 1 << 32 });
+        assert!(build_epoch(s, g, &[rec(1, 10, 10 + (1 << 32), [0; 5])], caps(), Fr::zero(), 4).is_ok(), "2^32 ms is the longest record");
+        let late = rec(1, 10 + (1 << 40), 11 + (1 << 40), [0; 5]);
+        assert!(matches!(build(&[late]), RecordError::GapTooLong { index: 0, .. }));
+        // 8 GPU-ms per ms over the 10 ms from the settled end: 80 fits, 81 does not.
+        assert!(matches!(build(&[rec(1, 10, 20, [81, 0, 0, 0, 0])]), RecordError::OverCapacity { class: ResourceClass::Gpu, total: 81, elapsed_ms: 10, .. }));
+        let huge = PerClass([(1 << 48) - 1; 5]);
+        let wide = [rec(1, 10, 1 << 30, [1 << 43, 0, 0, 0, 0]), rec(2, 1 << 30, 1 << 31, [1 << 43, 0, 0, 0, 0])];
+        let err = build_epoch(s, g, &wide, huge, Fr::zero(), 4).unwrap_err();
+        assert!(matches!(err, RecordError::TotalTooWide { index: 1, class: ResourceClass::Gpu, bits: 44, .. }), "{err}");
+        let full = [rec(1, 10, 1 << 30, [0, 0, u64::MAX, 0, 0]), rec(2, 1 << 30, 1 << 31, [0, 0, 1, 0, 0])];
+        let err = build_epoch(s, g, &full, huge, Fr::zero(), 4).unwrap_err();
+        assert!(matches!(err, RecordError::TotalTooWide { index: 1, class: ResourceClass::Storage, bits: 64, .. }), "{err}");
     }
 }

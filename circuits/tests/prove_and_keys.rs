@@ -13,7 +13,7 @@ use zkmeter_circuits::keys::{self, KeyKind};
 use zkmeter_circuits::workload::{Execution, Layer, LayerKind, LayerShape, Matrix, Method, Model, Plan, execute};
 use zkmeter_circuits::{
     CircuitShape, KeyError, KeyHeader, MeterCircuit, MeterProver, MeterStatement, MeterWitness, PerClass, ProofFile,
-    ProofFileError, ProveError, ResourceClass, StreamId, UsageRecord, WorkloadCircuit, WorkloadProofFile,
+    ProofFileError, ProveError, StreamId, UsageRecord, WorkloadCircuit, WorkloadProofFile,
     WorkloadProver, build_epoch,
 };
 
@@ -31,11 +31,11 @@ fn prover() -> &'static MeterProver {
 fn epoch() -> (MeterStatement, MeterWitness) {
     let stream = StreamId { meter: [0x42; 20], job_id: 1 };
     let records = [
-        UsageRecord { seq: 1, start_ms: 1_000, end_ms: 2_000, class: ResourceClass::Gpu, quantity: 1_000 },
-        UsageRecord { seq: 2, start_ms: 2_000, end_ms: 2_500, class: ResourceClass::Energy, quantity: 90_000 },
+        UsageRecord { seq: 1, start_ms: 1_000, end_ms: 2_000, usage: PerClass([1_000, 3_000, 0, 0, 40_000]) },
+        UsageRecord { seq: 2, start_ms: 2_000, end_ms: 2_500, usage: PerClass([0, 0, 0, 512, 90_000]) },
     ];
     let caps = PerClass([4, 16, 1 << 30, 1 << 20, 400]);
-    build_epoch(stream, stream.genesis(), &records, caps, Fr::from(5u64), SLOTS as usize).unwrap()
+    build_epoch(stream, stream.genesis(900), &records, caps, Fr::from(5u64), SLOTS as usize).unwrap()
 }
 
 #[test]
@@ -112,6 +112,14 @@ fn key_files_round_trip_and_refuse_the_wrong_key() {
     assert!(matches!(keys::load_verifying_key(&vk_path), Err(KeyError::NotAKeyFile { .. })));
     std::fs::write(&vk_path, b"hello").unwrap();
     assert!(matches!(keys::load_verifying_key(&vk_path), Err(KeyError::NotAKeyFile { .. })));
+
+    // A key of the retired v1 statement says what to do.
+    let v1 = KeyHeader { circuit: "zkmeter.meter.v1".into(), ..shape.header.clone() };
+    let old = dir.path().join("old.pk");
+    keys::write_key(&old, KeyKind::Proving, &v1, prover().proving_key()).unwrap();
+    let err = MeterProver::load(&old, SLOTS).err().unwrap();
+    assert!(matches!(err, KeyError::Retired { .. }), "{err}");
+    assert!(err.to_string().contains("zkmeter setup --records 2"), "{err}");
 }
 
 #[test]
@@ -132,6 +140,12 @@ fn proof_files_round_trip_and_refuse_edits() {
 
     std::fs::write(&path, "{").unwrap();
     assert!(matches!(ProofFile::read(&path), Err(ProofFileError::Malformed { .. })));
+
+    // A proof of the retired v1 statement is refused with what to do, not as malformed.
+    std::fs::write(&path, text.replace("zkmeter.proof.v2", "zkmeter.proof.v1")).unwrap();
+    let err = ProofFile::read(&path).unwrap_err();
+    assert!(matches!(err, ProofFileError::Retired { .. }), "{err}");
+    assert!(err.to_string().contains("prove the records again with v2 keys"), "{err}");
 }
 
 /// A 2×4 · 4×3 matmul.
@@ -228,7 +242,7 @@ fn workload_keys_refuse_the_meter_key_and_another_plans_key() {
     let err = WorkloadProver::load(&meter_pk, direct.clone()).err().unwrap();
     assert!(matches!(err, KeyError::WrongCircuit { .. }), "{err}");
     let text = err.to_string();
-    assert!(text.contains("is a key for zkmeter.meter.v1 with 2 record slots, but workload circuit zkmeter.workload.v1:2:4x3r4d:3x2q2d is needed"), "{text}");
+    assert!(text.contains("is a key for zkmeter.meter.v2 with 2 record slots, but workload circuit zkmeter.workload.v1:2:4x3r4d:3x2q2d is needed"), "{text}");
     assert!(text.contains("run `zkmeter workload setup --model <the model file> --rows 2 --plan direct`"), "{text}");
 
     // The workload's key where the meter's is needed.

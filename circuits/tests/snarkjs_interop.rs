@@ -23,18 +23,18 @@ use rand_chacha::rand_core::SeedableRng;
 use zkmeter_circuits::snarkjs::{self, SnarkjsError, write_snarkjs_files};
 use zkmeter_circuits::workload::{Layer, LayerKind, LayerShape, Matrix, Model, Plan, WorkloadStatement, execute};
 use zkmeter_circuits::{
-    CircuitShape, MeterCircuit, PerClass, ResourceClass, StreamId, UsageRecord, WorkloadProver, build_epoch, keys,
+    CircuitShape, MeterCircuit, PerClass, StreamId, UsageRecord, WorkloadProver, build_epoch, keys,
 };
 
 /// The meter circuit with two record slots, proving a real epoch.
 fn circuit_instance() -> (MeterCircuit, Vec<Fr>) {
     let stream = StreamId { meter: [0x5a; 20], job_id: 9 };
     let records = [
-        UsageRecord { seq: 1, start_ms: 1_000, end_ms: 4_000, class: ResourceClass::Gpu, quantity: 20_000 },
-        UsageRecord { seq: 2, start_ms: 4_000, end_ms: 5_000, class: ResourceClass::Energy, quantity: 7_000 },
+        UsageRecord { seq: 1, start_ms: 1_000, end_ms: 4_000, usage: PerClass([20_000, 0, 0, 4_096, 7_000]) },
+        UsageRecord { seq: 2, start_ms: 4_000, end_ms: 5_000, usage: PerClass([0, 0, 0, 0, 7_000]) },
     ];
     let caps = PerClass([8, 64, 1 << 40, 1 << 24, 10_000]);
-    let (statement, witness) = build_epoch(stream, stream.genesis(), &records, caps, Fr::from(17u64), 2).expect("valid records");
+    let (statement, witness) = build_epoch(stream, stream.genesis(1_000), &records, caps, Fr::from(17u64), 2).expect("valid records");
     (MeterCircuit::assigned(statement.instance(), witness), statement.public_inputs().to_vec())
 }
 
@@ -290,8 +290,8 @@ fn export_refuses_wrong_public_input_count() {
     assert!(matches!(
         err,
         SnarkjsError::PublicInputCount {
-            expected: 6,
-            actual: 5
+            expected: 5,
+            actual: 4
         }
     ));
 }

@@ -5,7 +5,11 @@
 //! internal value through a [`Fault`]) and recomputes everything else natively
 //! with [`evaluate`], so exactly the targeted constraint is violated: deleting that
 //! constraint from the circuit makes its test fail (`circuits/scripts/mutate.py`
-//! checks this).
+//! checks this). A test whose tampering puts a value out of a range check's range
+//! runs inside [`at_every_bit`]: each check is repeated once per bit position of that
+//! range check, with the excess of every out-of-range value in that bit
+//! ([`excess_at`]), so a range check that leaves any one bit unconstrained (deleted,
+//! or replaced by a trivially true constraint) makes some test fail.
 
 use ark_bn254::{Bn254, Fr};
 use ark_ff::{Field, One, Zero};
@@ -14,6 +18,7 @@ use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem, SynthesisMod
 use ark_snark::SNARK;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
+use zkmeter_circuits::range_check::excess_at;
 use zkmeter_circuits::workload::commitment::{self, Tag};
 use zkmeter_circuits::workload::statement::pack_job;
 use zkmeter_circuits::workload::{
@@ -73,12 +78,44 @@ fn run(model: &Model, input: &Matrix<i8>) -> Execution {
     execute(model, input).unwrap()
 }
 
+thread_local! {
+    /// How many bit positions [`satisfied`] tries (see [`at_every_bit`]).
+    static POSITIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(1) };
+}
+
+/// Runs a test body with every satisfaction check repeated for the excess in each
+/// of the low `bits` bit positions.
+fn at_every_bit(bits: usize, body: impl FnOnce()) {
+    POSITIONS.set(bits);
+    body();
+    POSITIONS.set(1);
+}
+
+/// Whether the circuit is satisfied with the excess of out-of-range values in some
+/// of the positions [`at_every_bit`] asked for: a negative test passes only if every
+/// position is refused.
 fn satisfied(plan: &Plan, public: [Fr; 4], job_id: Fr, witness: WorkloadWitness, faults: &[Fault]) -> bool {
-    let cs = ConstraintSystem::<Fr>::new_ref();
-    let circuit =
-        faults.iter().fold(WorkloadCircuit::claiming(plan.clone(), public, job_id, witness), |c, f| c.with_fault(*f));
-    circuit.generate_constraints(cs.clone()).unwrap();
-    cs.is_satisfied().unwrap()
+    (0..POSITIONS.get()).any(|bit| satisfied_at(bit, plan, public, job_id, witness.clone(), faults))
+}
+
+/// One synthesis with the excess in bit `bit`, on one thread (arkworks' parallel
+/// satisfaction check costs more in synchronisation than a circuit this small).
+fn satisfied_at(bit: usize, plan: &Plan, public: [Fr; 4], job_id: Fr, witness: WorkloadWitness, faults: &[Fault]) -> bool {
+    thread_local! {
+        static ONE_THREAD: rayon::ThreadPool = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a thread pool");
+    }
+    ONE_THREAD.with(|pool| {
+        pool.install(|| {
+            excess_at(bit, || {
+                let cs = ConstraintSystem::<Fr>::new_ref();
+                let circuit = faults
+                    .iter()
+                    .fold(WorkloadCircuit::claiming(plan.clone(), public, job_id, witness), |c, f| c.with_fault(*f));
+                circuit.generate_constraints(cs.clone()).unwrap();
+                cs.is_satisfied().unwrap()
+            })
+        })
+    })
 }
 
 /// Tampers with the witness, then claims the statement evaluated from it: only the
@@ -229,16 +266,18 @@ fn forged_packed_input_is_refused() {
 
 #[test]
 fn work_units_read_another_way() {
-    // `JOB + 2^64 | (W) << 64` packs like `JOB | (W + 1) << 64`: the contract would
-    // bill one unit more than the shape's. Only the job id's range check refuses it.
-    let (model, input) = matmul(2, 3, 2, 2);
-    let exec = run(&model, &input);
-    let units = exec.statement(JOB).work_units;
-    let reading = Fr::from(JOB) + Fr::from(2u64).pow([64]);
-    for method in BOTH {
-        let plan = plan(&exec, &[method]);
-        assert!(!claimed(&plan, &exec, reading, |x| x[3] = pack_job(Fr::from(JOB), units + 1)), "{method:?}");
-    }
+    at_every_bit(64, || {
+        // `JOB + 2^64 | (W) << 64` packs like `JOB | (W + 1) << 64`: the contract would
+        // bill one unit more than the shape's. Only the job id's range check refuses it.
+        let (model, input) = matmul(2, 3, 2, 2);
+        let exec = run(&model, &input);
+        let units = exec.statement(JOB).work_units;
+        let reading = Fr::from(JOB) + Fr::from(2u64).pow([64]);
+        for method in BOTH {
+            let plan = plan(&exec, &[method]);
+            assert!(!claimed(&plan, &exec, reading, |x| x[3] = pack_job(Fr::from(JOB), units + 1)), "{method:?}");
+        }
+    });
 }
 
 // Commitments: the model, input and output the proof names are the ones computed with.
@@ -279,80 +318,88 @@ fn wrong_weight() {
 
 #[test]
 fn weight_out_of_int8_range() {
-    let (model, input) = matmul(2, 3, 4, 3);
-    let exec = run(&model, &input);
-    for method in BOTH {
-        let plan = plan(&exec, &[method]);
-        let mut witness = exec.witness.clone();
-        witness.layers[0].weights[0] += Fr::from(256u64);
-        witness.layers[0].weights[1] -= Fr::one();
-        recompute_from(plan.shape(), &mut witness, 0);
-        assert_eq!(evaluate(plan.shape(), &witness).model, exec.model_commitment, "packs like the committed model");
-        assert!(!witness_tampered(&plan, &exec, |w| *w = witness.clone()), "{method:?}");
-    }
+    at_every_bit(8, || {
+        let (model, input) = matmul(2, 3, 4, 3);
+        let exec = run(&model, &input);
+        for method in BOTH {
+            let plan = plan(&exec, &[method]);
+            let mut witness = exec.witness.clone();
+            witness.layers[0].weights[0] += Fr::from(256u64);
+            witness.layers[0].weights[1] -= Fr::one();
+            recompute_from(plan.shape(), &mut witness, 0);
+            assert_eq!(evaluate(plan.shape(), &witness).model, exec.model_commitment, "packs like the committed model");
+            assert!(!witness_tampered(&plan, &exec, |w| *w = witness.clone()), "{method:?}");
+        }
+    });
 }
 
 #[test]
 fn input_out_of_int8_range() {
-    let (model, input) = matmul(2, 3, 4, 3);
-    let exec = run(&model, &input);
-    for method in BOTH {
-        let plan = plan(&exec, &[method]);
-        let mut witness = exec.witness.clone();
-        witness.input[0] -= Fr::from(256u64);
-        witness.input[1] += Fr::one();
-        recompute_from(plan.shape(), &mut witness, 0);
-        assert_eq!(evaluate(plan.shape(), &witness).input, exec.input_commitment, "packs like the committed input");
-        assert!(!witness_tampered(&plan, &exec, |w| *w = witness.clone()), "{method:?}");
-    }
+    at_every_bit(8, || {
+        let (model, input) = matmul(2, 3, 4, 3);
+        let exec = run(&model, &input);
+        for method in BOTH {
+            let plan = plan(&exec, &[method]);
+            let mut witness = exec.witness.clone();
+            witness.input[0] -= Fr::from(256u64);
+            witness.input[1] += Fr::one();
+            recompute_from(plan.shape(), &mut witness, 0);
+            assert_eq!(evaluate(plan.shape(), &witness).input, exec.input_commitment, "packs like the committed input");
+            assert!(!witness_tampered(&plan, &exec, |w| *w = witness.clone()), "{method:?}");
+        }
+    });
 }
 
 #[test]
 fn bias_read_another_way_hides_an_overflow() {
-    // The model commits to biases (i32::MAX, 0, 0), with which X·W + bias overflows
-    // in column 0. The prover reads them as (i32::MAX − 2^32, 1, 0), which pack alike:
-    // column 0 would wrap around instead of overflowing. Only the biases' range
-    // checks refuse it.
-    let shape = LayerShape { inputs: 2, outputs: 3, kind: LayerKind::Requantise { shift: 4, relu: false } };
-    let layer = |bias| Layer { shape, weights: vec![5, 1, 1, 5, 1, 1], bias };
-    let committed = Model::new(vec![layer(vec![i32::MAX, 0, 0])]).unwrap();
-    let input = Matrix::new(1, 2, vec![1, 1]).unwrap();
-    assert!(matches!(execute(&committed, &input), Err(ExecError::Int32Overflow { col: 0, .. })));
-    let exec = run(&Model::new(vec![layer(vec![0, 0, 0])]).unwrap(), &input);
-    for method in BOTH {
-        let plan = plan(&exec, &[method]);
-        let mut witness = exec.witness.clone();
-        witness.layers[0].bias = vec![int(i64::from(i32::MAX) - (1 << 32)), Fr::one(), Fr::zero()];
-        assert_eq!(evaluate(plan.shape(), &witness).model, committed.commitment(), "packs like the committed model");
-        assert!(!witness_tampered(&plan, &exec, |w| *w = witness.clone()), "{method:?}");
-    }
+    at_every_bit(32, || {
+        // The model commits to biases (i32::MAX, 0, 0), with which X·W + bias overflows
+        // in column 0. The prover reads them as (i32::MAX − 2^32, 1, 0), which pack alike:
+        // column 0 would wrap around instead of overflowing. Only the biases' range
+        // checks refuse it.
+        let shape = LayerShape { inputs: 2, outputs: 3, kind: LayerKind::Requantise { shift: 4, relu: false } };
+        let layer = |bias| Layer { shape, weights: vec![5, 1, 1, 5, 1, 1], bias };
+        let committed = Model::new(vec![layer(vec![i32::MAX, 0, 0])]).unwrap();
+        let input = Matrix::new(1, 2, vec![1, 1]).unwrap();
+        assert!(matches!(execute(&committed, &input), Err(ExecError::Int32Overflow { col: 0, .. })));
+        let exec = run(&Model::new(vec![layer(vec![0, 0, 0])]).unwrap(), &input);
+        for method in BOTH {
+            let plan = plan(&exec, &[method]);
+            let mut witness = exec.witness.clone();
+            witness.layers[0].bias = vec![int(i64::from(i32::MAX) - (1 << 32)), Fr::one(), Fr::zero()];
+            assert_eq!(evaluate(plan.shape(), &witness).model, committed.commitment(), "packs like the committed model");
+            assert!(!witness_tampered(&plan, &exec, |w| *w = witness.clone()), "{method:?}");
+        }
+    });
 }
 
 #[test]
 fn freivalds_output_read_another_way() {
-    // Under Freivalds the output is the prover's claim, bounded only by its range
-    // check. Without it, a prover could claim any output: it picks out-of-range
-    // values that pack like the claimed output and pass the check for the challenge.
-    let (model, input) = matmul(1, 3, 2, 4);
-    let exec = run(&model, &input);
-    let plan = plan(&exec, &[Method::Freivalds]);
-    let fake = [Fr::from(1_000u64), Fr::from(2_000u64)];
-    let eval = evaluate(plan.shape(), &exec.witness);
-    let mut statement = eval.statement(plan.shape(), JOB);
-    statement.output = output_commitment(plan.shape(), &fake);
-    let mut e = eval.clone();
-    e.output = statement.output;
-    let rho = plan.challenge(&e).unwrap();
-    // acc' = X·W + d with d_0 + d_1·2^32 = (fake − X·W) packed, and d_0 + d_1·ρ = 0.
-    let acc = &exec.witness.layers[0].acc;
-    let two32 = Fr::from(1u64 << 32);
-    let packed_gap = (fake[0] - acc[0]) + (fake[1] - acc[1]) * two32;
-    let d1 = packed_gap / (two32 - rho);
-    let d0 = -d1 * rho;
-    let mut witness = exec.witness.clone();
-    witness.layers[0].acc = vec![acc[0] + d0, acc[1] + d1];
-    assert_eq!(evaluate(plan.shape(), &witness).output, statement.output, "packs like the fake output");
-    assert!(!satisfied(&plan, statement.public_inputs(), Fr::from(JOB), witness, &[]));
+    at_every_bit(32, || {
+        // Under Freivalds the output is the prover's claim, bounded only by its range
+        // check. Without it, a prover could claim any output: it picks out-of-range
+        // values that pack like the claimed output and pass the check for the challenge.
+        let (model, input) = matmul(1, 3, 2, 4);
+        let exec = run(&model, &input);
+        let plan = plan(&exec, &[Method::Freivalds]);
+        let fake = [Fr::from(1_000u64), Fr::from(2_000u64)];
+        let eval = evaluate(plan.shape(), &exec.witness);
+        let mut statement = eval.statement(plan.shape(), JOB);
+        statement.output = output_commitment(plan.shape(), &fake);
+        let mut e = eval.clone();
+        e.output = statement.output;
+        let rho = plan.challenge(&e).unwrap();
+        // acc' = X·W + d with d_0 + d_1·2^32 = (fake − X·W) packed, and d_0 + d_1·ρ = 0.
+        let acc = &exec.witness.layers[0].acc;
+        let two32 = Fr::from(1u64 << 32);
+        let packed_gap = (fake[0] - acc[0]) + (fake[1] - acc[1]) * two32;
+        let d1 = packed_gap / (two32 - rho);
+        let d0 = -d1 * rho;
+        let mut witness = exec.witness.clone();
+        witness.layers[0].acc = vec![acc[0] + d0, acc[1] + d1];
+        assert_eq!(evaluate(plan.shape(), &witness).output, statement.output, "packs like the fake output");
+        assert!(!satisfied(&plan, statement.public_inputs(), Fr::from(JOB), witness, &[]));
+    });
 }
 
 // The product.
@@ -466,38 +513,42 @@ fn challenge_the_prover_picks() {
 
 #[test]
 fn int32_overflow_does_not_wrap() {
-    let (model, input) = relu_layer();
-    let exec = run(&model, &input);
-    let column = (0..5).find(|&j| {
-        exec.witness.layers[0].acc[j] != Fr::zero() && {
-            let acc = zkmeter_circuits::workload::executor::matmul(&input.values, &model.layers()[0].weights, 2, 6, 5);
-            acc[j] > 0
+    at_every_bit(32, || {
+        let (model, input) = relu_layer();
+        let exec = run(&model, &input);
+        let column = (0..5).find(|&j| {
+            exec.witness.layers[0].acc[j] != Fr::zero() && {
+                let acc = zkmeter_circuits::workload::executor::matmul(&input.values, &model.layers()[0].weights, 2, 6, 5);
+                acc[j] > 0
+            }
+        });
+        let column = column.expect("some accumulator of row 0 is positive");
+        let mut layers = model.layers().to_vec();
+        layers[0].bias[column] = i32::MAX;
+        let overflowing = Model::new(layers).unwrap();
+        assert!(matches!(execute(&overflowing, &input), Err(ExecError::Int32Overflow { layer: 0, row: 0, .. })));
+        for method in BOTH {
+            let plan = plan(&exec, &[method]);
+            assert!(
+                !witness_tampered(&plan, &exec, |w| w.layers[0].bias[column] = Fr::from(i32::MAX as u64)),
+                "{method:?}"
+            );
         }
     });
-    let column = column.expect("some accumulator of row 0 is positive");
-    let mut layers = model.layers().to_vec();
-    layers[0].bias[column] = i32::MAX;
-    let overflowing = Model::new(layers).unwrap();
-    assert!(matches!(execute(&overflowing, &input), Err(ExecError::Int32Overflow { layer: 0, row: 0, .. })));
-    for method in BOTH {
-        let plan = plan(&exec, &[method]);
-        assert!(
-            !witness_tampered(&plan, &exec, |w| w.layers[0].bias[column] = Fr::from(i32::MAX as u64)),
-            "{method:?}"
-        );
-    }
 }
 
 #[test]
 fn int32_underflow_does_not_wrap() {
-    let (model, input) = relu_layer();
-    let exec = run(&model, &input);
-    let acc = zkmeter_circuits::workload::executor::matmul(&input.values, &model.layers()[0].weights, 2, 6, 5);
-    let column = (0..5).find(|&j| acc[j] < 0).expect("some accumulator of row 0 is negative");
-    for method in BOTH {
-        let plan = plan(&exec, &[method]);
-        assert!(!witness_tampered(&plan, &exec, |w| w.layers[0].bias[column] = int(i64::from(i32::MIN))), "{method:?}");
-    }
+    at_every_bit(32, || {
+        let (model, input) = relu_layer();
+        let exec = run(&model, &input);
+        let acc = zkmeter_circuits::workload::executor::matmul(&input.values, &model.layers()[0].weights, 2, 6, 5);
+        let column = (0..5).find(|&j| acc[j] < 0).expect("some accumulator of row 0 is negative");
+        for method in BOTH {
+            let plan = plan(&exec, &[method]);
+            assert!(!witness_tampered(&plan, &exec, |w| w.layers[0].bias[column] = int(i64::from(i32::MIN))), "{method:?}");
+        }
+    });
 }
 
 fn relu_fault(site: FaultSite, delta: i64, adjust: impl Fn(&mut Vec<Fr>)) {
@@ -548,32 +599,36 @@ fn above_flag_not_boolean() {
 
 #[test]
 fn floor_flag_set_without_reason() {
-    // below = 1 at q = 10 (y = 0), with the slack assigned as if below were 0.
-    let q = TARGETS[MIDDLE];
-    let slack_shift = (q - 0) - (0 - 1 - q);
-    relu_faults(
-        &[
-            (FaultSite::Below { layer: 0, element: MIDDLE }, 1),
-            (FaultSite::LowSlack { layer: 0, element: MIDDLE }, slack_shift),
-        ],
-        MIDDLE,
-        0,
-    );
+    at_every_bit(32, || {
+        // below = 1 at q = 10 (y = 0), with the slack assigned as if below were 0.
+        let q = TARGETS[MIDDLE];
+        let slack_shift = (q - 0) - (0 - 1 - q);
+        relu_faults(
+            &[
+                (FaultSite::Below { layer: 0, element: MIDDLE }, 1),
+                (FaultSite::LowSlack { layer: 0, element: MIDDLE }, slack_shift),
+            ],
+            MIDDLE,
+            0,
+        );
+    });
 }
 
 #[test]
 fn ceiling_flag_set_without_reason() {
-    // above = 1 at q = 10 (y = 127), with the slack assigned as if above were 0.
-    let q = TARGETS[MIDDLE];
-    let slack_shift = (127 - q) - (q - 128);
-    relu_faults(
-        &[
-            (FaultSite::Above { layer: 0, element: MIDDLE }, 1),
-            (FaultSite::HighSlack { layer: 0, element: MIDDLE }, slack_shift),
-        ],
-        MIDDLE,
-        127,
-    );
+    at_every_bit(32, || {
+        // above = 1 at q = 10 (y = 127), with the slack assigned as if above were 0.
+        let q = TARGETS[MIDDLE];
+        let slack_shift = (127 - q) - (q - 128);
+        relu_faults(
+            &[
+                (FaultSite::Above { layer: 0, element: MIDDLE }, 1),
+                (FaultSite::HighSlack { layer: 0, element: MIDDLE }, slack_shift),
+            ],
+            MIDDLE,
+            127,
+        );
+    });
 }
 
 #[test]
@@ -583,13 +638,17 @@ fn clamp_selection_made_up() {
 
 #[test]
 fn rounding_through_the_remainder() {
-    // q one higher, paid for by a remainder of −256 + r: rounds 10.1 up to 11.
-    relu_fault(FaultSite::Remainder { layer: 0, element: MIDDLE }, 1, |y| y[MIDDLE] = int(TARGETS[MIDDLE] + 1));
+    at_every_bit(32, || {
+        // q one higher, paid for by a remainder of −256 + r: rounds 10.1 up to 11.
+        relu_fault(FaultSite::Remainder { layer: 0, element: MIDDLE }, 1, |y| y[MIDDLE] = int(TARGETS[MIDDLE] + 1));
+    });
 }
 
 #[test]
 fn rounding_through_the_rounding_bit() {
-    relu_fault(FaultSite::RoundBit { layer: 0, element: MIDDLE }, 1, |y| y[MIDDLE] = int(TARGETS[MIDDLE] + 1));
+    at_every_bit(32, || {
+        relu_fault(FaultSite::RoundBit { layer: 0, element: MIDDLE }, 1, |y| y[MIDDLE] = int(TARGETS[MIDDLE] + 1));
+    });
 }
 
 // Groth16 and size. (The mutation script skips the size test: every deleted
