@@ -57,15 +57,17 @@ contract SettlementAttacksTest is SettlementFixture {
         vm.warp(block.timestamp + 60);
         vm.prank(consumer);
         settlement.setJobExpiry(jobId, uint64(block.timestamp));
-        uint256 expiryMs = block.timestamp * 1000;
+        uint64 expiryMs = uint64(block.timestamp) * 1000;
         Settlement.MeterStatement memory s = _statement(jobId, 1, [uint64(1), 0, 0, 0, 0]);
-        s.next.endMs = uint64(expiryMs) + 1;
+        s.next.endMs = expiryMs + 1;
         uint256[8] memory proof = _prove(s, 1);
         bytes memory sig = _sign(METER_KEY, s);
-        vm.expectRevert(abi.encodeWithSelector(Settlement.EpochEndsAfterExpiry.selector, s.next.endMs, expiryMs));
+        vm.expectRevert(
+            abi.encodeWithSelector(Settlement.EpochEndsAfterExpiry.selector, s.next.endMs, uint256(expiryMs))
+        );
         settlement.settle(REAL, s, proof, sig);
         // Up to the expiry itself is fine, within the grace.
-        s.next.endMs = uint64(expiryMs);
+        s.next.endMs = expiryMs;
         settlement.settle(REAL, s, _prove(s, 1), _sign(METER_KEY, s));
         assertEq(_state(jobId).endMs, expiryMs);
     }
