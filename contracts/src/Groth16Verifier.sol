@@ -14,6 +14,13 @@ import {IGroth16Verifier} from "./IGroth16Verifier.sol";
 ///      order the pairing precompile reads. Groth16 proofs are malleable: callers must key
 ///      replay protection on the statement, never on the proof bytes.
 ///
+///      Proof points are checked before any precompile sees them: A and C must be G1
+///      points other than the point at infinity, B a point of the twist other than the
+///      point at infinity. The pairing precompile is called with only the gas the pairing
+///      costs (45 000 + 34 000 per pair, plus PAIRING_GAS_MARGIN), so the one malformed
+///      proof left for it to find, B on the twist but outside G2's subgroup, costs a
+///      bounded amount of gas (a failing precompile burns all the gas it was given).
+///
 ///      The interface always takes six inputs, so one settlement path serves every
 ///      circuit. A circuit with k < 6 inputs stores IC[k + 1..6] as the point at infinity
 ///      (0, 0) and takes its inputs padded with zeros: an unused input must be zero
@@ -31,6 +38,14 @@ contract Groth16Verifier is IGroth16Verifier {
     uint256 internal constant R = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
     /// @dev BN254's base field modulus: every coordinate is below it.
     uint256 internal constant Q = 21888242871839275222246405745257275088696311157297823662689037894645226208583;
+    /// @dev b' = 3 / (9 + u) of the twist y² = x³ + b' over Fq2 = Fq[u]/(u² + 1): c0, c1.
+    uint256 internal constant TWIST_B0 = 19485874751759354771024239261021720505790618469301721065564631296452457478373;
+    uint256 internal constant TWIST_B1 = 266929791119991161246907387137283842545076965332900288569378510910307636690;
+    /// @dev Gas of the pairing precompile (EIP-1108): 45 000 + 34 000 per pair.
+    uint256 internal constant PAIRING_BASE_GAS = 45_000;
+    uint256 internal constant PAIRING_PAIR_GAS = 34_000;
+    /// @dev Gas given to the pairing precompile beyond its price: the call's own overhead.
+    uint256 internal constant PAIRING_GAS_MARGIN = 2_000;
 
     uint256 private immutable ALPHA_X;
     uint256 private immutable ALPHA_Y;
@@ -76,10 +91,18 @@ contract Groth16Verifier is IGroth16Verifier {
     error UnusedInputNotZero(uint256 index);
     /// @notice Proof word `index` is not below the base field modulus q.
     error CoordinateNotInField(uint256 index);
+    /// @notice The proof point starting at word `index` (A: 0, B: 2, C: 6; in a batch, plus
+    ///         8 per earlier proof) is the point at infinity (all its words zero).
+    error ProofPointAtInfinity(uint256 index);
+    /// @notice The proof point starting at word `index` (A: 0, B: 2, C: 6; in a batch, plus
+    ///         8 per earlier proof) is not on its curve: A and C on y² = x³ + 3, B on the
+    ///         twist y² = x³ + 3/(9 + u).
+    error ProofPointNotOnCurve(uint256 index);
     /// @notice A batch needs at least one proof and as many input sets as proofs.
     error BatchLength(uint256 proofs, uint256 inputs);
-    /// @notice The precompile at `precompile` failed: for 0x08, a proof point is not on its
-    ///         curve or not in its subgroup; for any of them, the call ran out of gas.
+    /// @notice The precompile at `precompile` failed: for 0x08, B is not in G2's subgroup
+    ///         (every other malformed point is refused before); for any of them, the call
+    ///         ran out of gas.
     error PrecompileFailed(uint256 precompile);
 
     /// @notice Fixes the verifying key.
@@ -128,9 +151,7 @@ contract Groth16Verifier is IGroth16Verifier {
 
     /// @inheritdoc IGroth16Verifier
     function verifyProof(uint256[8] calldata proof, uint256[6] calldata input) external view returns (bool) {
-        for (uint256 i; i < 8; ++i) {
-            if (proof[i] >= Q) revert CoordinateNotInField(i);
-        }
+        _checkProof(proof, 0);
         uint256 used = PUBLIC_INPUTS;
         for (uint256 i; i < used; ++i) {
             if (input[i] >= R) revert InputNotInField(i);
@@ -150,8 +171,8 @@ contract Groth16Verifier is IGroth16Verifier {
         _accumulate(acc, IC6_X, IC6_Y, input[5]);
 
         uint256[24] memory p;
-        // −A: negate y (−(x, 0) is the point at infinity (0, 0) itself).
-        (p[0], p[1]) = (proof[0], (Q - proof[1]) % Q);
+        // −A: negate y. A is on the curve and not at infinity, so 0 < A.y < q.
+        (p[0], p[1]) = (proof[0], Q - proof[1]);
         (p[2], p[3], p[4], p[5]) = (proof[2], proof[3], proof[4], proof[5]);
         (p[6], p[7]) = (ALPHA_X, ALPHA_Y);
         (p[8], p[9], p[10], p[11]) = (BETA_X1, BETA_X0, BETA_Y1, BETA_Y0);
@@ -162,8 +183,9 @@ contract Groth16Verifier is IGroth16Verifier {
 
         bool ok;
         uint256 result;
+        uint256 gasLimit = _pairingGas(4);
         assembly ("memory-safe") {
-            ok := staticcall(gas(), 0x08, p, 0x300, p, 0x20)
+            ok := staticcall(gasLimit, 0x08, p, 0x300, p, 0x20)
             result := mload(p)
         }
         if (!ok) revert PrecompileFailed(0x08);
@@ -181,9 +203,7 @@ contract Groth16Verifier is IGroth16Verifier {
         if (n == 0 || inputs.length != n) revert BatchLength(n, inputs.length);
         uint256 used = PUBLIC_INPUTS;
         for (uint256 i; i < n; ++i) {
-            for (uint256 k; k < 8; ++k) {
-                if (proofs[i][k] >= Q) revert CoordinateNotInField(8 * i + k);
-            }
+            _checkProof(proofs[i], 8 * i);
             for (uint256 k; k < used; ++k) {
                 if (inputs[i][k] >= R) revert InputNotInField(MAX_PUBLIC_INPUTS * i + k);
             }
@@ -205,7 +225,8 @@ contract Groth16Verifier is IGroth16Verifier {
                 xs[k] = addmod(xs[k], mulmod(rho, inputs[i][k], R), R);
             }
             uint256[8] calldata proof = proofs[i];
-            _mulInto(p, 6 * i, proof[0], (Q - proof[1]) % Q, rho);
+            // −A: A is on the curve and not at infinity, so 0 < A.y < q.
+            _mulInto(p, 6 * i, proof[0], Q - proof[1], rho);
             (p[6 * i + 2], p[6 * i + 3], p[6 * i + 4], p[6 * i + 5]) = (proof[2], proof[3], proof[4], proof[5]);
             _accumulate(cSum, proof[6], proof[7], rho);
         }
@@ -230,9 +251,10 @@ contract Groth16Verifier is IGroth16Verifier {
 
         bool ok;
         uint256 result;
+        uint256 gasLimit = _pairingGas(n + 3);
         assembly ("memory-safe") {
             let data := add(p, 0x20)
-            ok := staticcall(gas(), 0x08, data, mul(mload(p), 0x20), 0, 0x20)
+            ok := staticcall(gasLimit, 0x08, data, mul(mload(p), 0x20), 0, 0x20)
             result := mload(0)
         }
         if (!ok) revert PrecompileFailed(0x08);
@@ -301,12 +323,60 @@ contract Groth16Verifier is IGroth16Verifier {
         if (!ok) revert PrecompileFailed(0x07);
     }
 
+    /// @dev The gas a pairing check of `pairs` pairs costs, plus the margin: all the
+    ///      precompile gets, so a B outside G2's subgroup burns no more than that.
+    function _pairingGas(uint256 pairs) private pure returns (uint256) {
+        return PAIRING_BASE_GAS + PAIRING_PAIR_GAS * pairs + PAIRING_GAS_MARGIN;
+    }
+
+    /// @dev Refuses a proof the precompiles should never see: a word ≥ q, A or C at
+    ///      infinity or off y² = x³ + 3, B at infinity or off the twist. `index` is the
+    ///      proof's first word in the caller's numbering (8·i in a batch). Without this, an
+    ///      off-curve point would make the pairing precompile fail and burn its gas, and
+    ///      A or C at infinity would drop a term from the pairing equation.
+    function _checkProof(uint256[8] calldata proof, uint256 index) private pure {
+        for (uint256 k; k < 8; ++k) {
+            if (proof[k] >= Q) revert CoordinateNotInField(index + k);
+        }
+        (uint256 ax, uint256 ay, uint256 cx, uint256 cy) = (proof[0], proof[1], proof[6], proof[7]);
+        if (ax == 0 && ay == 0) revert ProofPointAtInfinity(index);
+        if (!_onG1(ax, ay)) revert ProofPointNotOnCurve(index);
+        (uint256 x1, uint256 x0, uint256 y1, uint256 y0) = (proof[2], proof[3], proof[4], proof[5]);
+        if (x1 == 0 && x0 == 0 && y1 == 0 && y0 == 0) revert ProofPointAtInfinity(index + 2);
+        if (!_onTwist(x1, x0, y1, y0)) revert ProofPointNotOnCurve(index + 2);
+        if (cx == 0 && cy == 0) revert ProofPointAtInfinity(index + 6);
+        if (!_onG1(cx, cy)) revert ProofPointNotOnCurve(index + 6);
+    }
+
+    /// @dev y² = x³ + 3 over Fq, for x, y < q. (G1 has cofactor 1: on the curve is in G1.)
+    function _onG1(uint256 x, uint256 y) private pure returns (bool) {
+        return mulmod(y, y, Q) == addmod(mulmod(mulmod(x, x, Q), x, Q), 3, Q);
+    }
+
+    /// @dev y² = x³ + b' over Fq2 (u² = −1), for x = x0 + x1·u and y = y0 + y1·u with every
+    ///      part < q. A point that passes may still lie outside G2's subgroup; the pairing
+    ///      precompile refuses those.
+    function _onTwist(uint256 x1, uint256 x0, uint256 y1, uint256 y0) private pure returns (bool on) {
+        assembly ("memory-safe") {
+            // x² = (x0² − x1²) + 2·x0·x1·u; a − b is a + (q − b) mod q.
+            let a0 := addmod(mulmod(x0, x0, Q), sub(Q, mulmod(x1, x1, Q)), Q)
+            let a1 := mulmod(addmod(x0, x0, Q), x1, Q)
+            // x³ = x²·x
+            let c0 := addmod(mulmod(a0, x0, Q), sub(Q, mulmod(a1, x1, Q)), Q)
+            let c1 := addmod(mulmod(a0, x1, Q), mulmod(a1, x0, Q), Q)
+            // y² = (y0² − y1²) + 2·y0·y1·u
+            let s0 := addmod(mulmod(y0, y0, Q), sub(Q, mulmod(y1, y1, Q)), Q)
+            let s1 := mulmod(addmod(y0, y0, Q), y1, Q)
+            on := and(eq(s0, addmod(c0, TWIST_B0, Q)), eq(s1, addmod(c1, TWIST_B1, Q)))
+        }
+    }
+
     /// @dev (x, y) must be below q and on y² = x³ + 3, or be (0, 0), the point at infinity.
     function _checkG1(uint256[2] memory point) private pure {
         (uint256 x, uint256 y) = (point[0], point[1]);
         if (x >= Q || y >= Q) revert VerifyingKeyNotInField();
         if (x == 0 && y == 0) return;
-        if (mulmod(y, y, Q) != addmod(mulmod(mulmod(x, x, Q), x, Q), 3, Q)) revert VerifyingKeyG1PointInvalid();
+        if (!_onG1(x, y)) revert VerifyingKeyG1PointInvalid();
     }
 
     /// @dev One pairing call over (G1 generator, β), (…, γ), (…, δ): the precompile fails

@@ -12,8 +12,9 @@ import {ERC1155Burnable} from "@openzeppelin/contracts/token/ERC1155/extensions/
 ///         tokens and mints the provider's. Every mint, burn and transfer is an ERC-1155
 ///         event, so balances and their history are auditable from the chain alone.
 /// @dev MINTER_ROLE mints (the settlement contract, and whoever issues tokens to
-///      consumers); any holder burns its own tokens (ERC1155Burnable). The admin
-///      (DEFAULT_ADMIN_ROLE) grants roles and sets the metadata.
+///      consumers); any holder burns its own tokens (ERC1155Burnable). A minter can do
+///      both in one call (`burnAndMintBatch`), which is how a settlement pays a provider
+///      out of escrow. The admin (DEFAULT_ADMIN_ROLE) grants roles and sets the metadata.
 contract ResourceToken is ERC1155, ERC1155Burnable, AccessControl {
     /// @notice The role allowed to mint.
     bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
@@ -104,6 +105,28 @@ contract ResourceToken is ERC1155, ERC1155Burnable, AccessControl {
             if (ids[i] >= CLASSES) revert UnknownClass(ids[i]);
         }
         _mintBatch(to, ids, amounts, data);
+    }
+
+    /// @notice Burns `burnAmounts[i]` of the caller's own tokens of class `ids[i]` and mints
+    ///         `mintAmounts[i]` of it to `to`: a settlement paying a provider out of the
+    ///         escrow it holds (what is burned and not minted is the protocol fee). One
+    ///         call instead of `burnBatch` and `mintBatch`; the same two ERC-1155 events
+    ///         (burn from the caller, mint to `to`). MINTER_ROLE only.
+    /// @param to Recipient of the minted tokens; a contract must accept ERC-1155 tokens.
+    /// @param ids Resource classes.
+    /// @param burnAmounts Tokens of each class to burn from the caller, one per id.
+    /// @param mintAmounts Tokens of each class to mint to `to`, one per id.
+    function burnAndMintBatch(
+        address to,
+        uint256[] calldata ids,
+        uint256[] calldata burnAmounts,
+        uint256[] calldata mintAmounts
+    ) external onlyRole(MINTER_ROLE) {
+        for (uint256 i; i < ids.length; ++i) {
+            if (ids[i] >= CLASSES) revert UnknownClass(ids[i]);
+        }
+        _burnBatch(msg.sender, ids, burnAmounts);
+        _mintBatch(to, ids, mintAmounts, "");
     }
 
     /// @notice ERC-165: ERC-1155, its metadata extension and AccessControl.

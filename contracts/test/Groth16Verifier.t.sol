@@ -23,6 +23,13 @@ contract Groth16VerifierTest is Test {
         return new Groth16Verifier(a, b, g, d, ic);
     }
 
+    /// @dev A fresh copy (memory arrays assign by reference).
+    function _copy(uint256[8] memory proof) internal pure returns (uint256[8] memory out) {
+        for (uint256 i; i < 8; ++i) {
+            out[i] = proof[i];
+        }
+    }
+
     function _inputs(uint256 seed) internal pure returns (uint256[6] memory x) {
         for (uint256 i; i < 6; ++i) {
             x[i] = uint256(keccak256(abi.encode(seed, i))) % R;
@@ -80,17 +87,84 @@ contract Groth16VerifierTest is Test {
         uint256[6] memory x = _inputs(3);
         uint256[8] memory proof = Trapdoor.prove(IC0, x, 11);
         (proof[2], proof[3], proof[4], proof[5]) = (proof[3], proof[2], proof[5], proof[4]);
-        // (c0, c1) read as (c1, c0) is not a point of the twist: the precompile refuses it.
-        vm.expectRevert(abi.encodeWithSelector(Groth16Verifier.PrecompileFailed.selector, 8));
+        // (c0, c1) read as (c1, c0) is not a point of the twist.
+        vm.expectRevert(abi.encodeWithSelector(Groth16Verifier.ProofPointNotOnCurve.selector, 2));
         verifier.verifyProof(proof, x);
     }
 
-    function test_rejectsAPointOffTheCurve() public {
+    function test_rejectsPointsOffTheirCurves() public {
         uint256[6] memory x = _inputs(4);
-        uint256[8] memory proof = Trapdoor.prove(IC0, x, 13);
-        proof[7] = addmod(proof[7], 1, Q);
-        vm.expectRevert(abi.encodeWithSelector(Groth16Verifier.PrecompileFailed.selector, 8));
+        uint256[8] memory valid = Trapdoor.prove(IC0, x, 13);
+        // One coordinate of A, B or C moved by one: y² = x³ + 3 (A, C) or the twist (B)
+        // no longer holds, and the verifier says which point before any precompile runs.
+        uint256[8] memory points = [uint256(0), 0, 2, 2, 2, 2, 6, 6];
+        for (uint256 k; k < 8; ++k) {
+            uint256[8] memory proof = _copy(valid);
+            proof[k] = addmod(proof[k], 1, Q);
+            vm.expectRevert(abi.encodeWithSelector(Groth16Verifier.ProofPointNotOnCurve.selector, points[k]));
+            verifier.verifyProof(proof, x);
+        }
+    }
+
+    function test_rejectsPointsAtInfinity() public {
+        uint256[6] memory x = _inputs(5);
+        uint256[8] memory valid = Trapdoor.prove(IC0, x, 19);
+        uint256[8] memory proof = _copy(valid);
+        (proof[0], proof[1]) = (0, 0);
+        vm.expectRevert(abi.encodeWithSelector(Groth16Verifier.ProofPointAtInfinity.selector, 0));
         verifier.verifyProof(proof, x);
+        proof = _copy(valid);
+        (proof[2], proof[3], proof[4], proof[5]) = (0, 0, 0, 0);
+        vm.expectRevert(abi.encodeWithSelector(Groth16Verifier.ProofPointAtInfinity.selector, 2));
+        verifier.verifyProof(proof, x);
+        proof = _copy(valid);
+        (proof[6], proof[7]) = (0, 0);
+        vm.expectRevert(abi.encodeWithSelector(Groth16Verifier.ProofPointAtInfinity.selector, 6));
+        verifier.verifyProof(proof, x);
+        // Half a point at infinity is just off the curve.
+        proof = _copy(valid);
+        proof[6] = 0;
+        vm.expectRevert(abi.encodeWithSelector(Groth16Verifier.ProofPointNotOnCurve.selector, 6));
+        verifier.verifyProof(proof, x);
+    }
+
+    /// @dev A point of the twist outside G2 (x = 2 + u; its r-multiple is not infinity,
+    ///      checked with a Python model of the twist): only the pairing precompile can
+    ///      refuse it, and it burns all the gas it is given when it does. The verifier gives
+    ///      it only what a pairing costs (183 000 for four pairs), so the refusal costs about
+    ///      236 000 gas in all, not the caller's whole allowance.
+    function test_aTwistPointOutsideG2CostsBoundedGas() public {
+        uint256[4] memory outside = [
+            uint256(1),
+            2,
+            19659275751359636165940301690575149581329631496732780143538578556285923319774,
+            7292567877523311580221095596750716176434782432868683424513645834767876293070
+        ];
+        uint256[6] memory x = _inputs(6);
+        uint256[8] memory proof = Trapdoor.prove(IC0, x, 23);
+        (proof[2], proof[3], proof[4], proof[5]) = (outside[0], outside[1], outside[2], outside[3]);
+        uint256 before = gasleft();
+        try verifier.verifyProof{gas: 10_000_000}(proof, x) returns (bool) {
+            revert("accepted a B outside G2");
+        } catch (bytes memory reason) {
+            assertEq(reason, abi.encodeWithSelector(Groth16Verifier.PrecompileFailed.selector, 8));
+        }
+        uint256 used = before - gasleft();
+        emit log_named_uint("gas to refuse B outside G2", used);
+        assertLt(used, 250_000);
+
+        (uint256[8][] memory proofs, uint256[6][] memory inputs) = _batch(9, 4);
+        (proofs[2][2], proofs[2][3], proofs[2][4], proofs[2][5]) = (outside[0], outside[1], outside[2], outside[3]);
+        before = gasleft();
+        try verifier.verifyBatch{gas: 10_000_000}(proofs, inputs) returns (bool) {
+            revert("accepted a B outside G2");
+        } catch (bytes memory reason) {
+            assertEq(reason, abi.encodeWithSelector(Groth16Verifier.PrecompileFailed.selector, 8));
+        }
+        used = before - gasleft();
+        emit log_named_uint("gas to refuse a batch of 4 with a B outside G2", used);
+        // 45 000 + 7 · 34 000 for the pairing, plus the batch's 16 ecMuls and checks.
+        assertLt(used, 500_000);
     }
 
     function testFuzz_rejectsInputsNotInTheField(uint256 seed, uint8 index, uint256 value) public {
@@ -126,13 +200,6 @@ contract Groth16VerifierTest is Test {
         proof[0] = Q;
         vm.expectRevert(abi.encodeWithSelector(Groth16Verifier.CoordinateNotInField.selector, 0));
         verifier.verifyProof(proof, x);
-    }
-
-    function test_pointAtInfinityAsAIsHandled() public view {
-        uint256[6] memory x = _inputs(5);
-        uint256[8] memory proof = Trapdoor.prove(IC0, x, 19);
-        (proof[0], proof[1]) = (0, 0);
-        assertFalse(verifier.verifyProof(proof, x));
     }
 
     // ------------------------------------------------------------ batches
@@ -219,11 +286,30 @@ contract Groth16VerifierTest is Test {
     function test_batchRefusesPointsOffTheCurve() public {
         (uint256[8][] memory proofs, uint256[6][] memory inputs) = _batch(5, 2);
         proofs[1][6] = addmod(proofs[1][6], 1, Q);
-        vm.expectRevert(abi.encodeWithSelector(Groth16Verifier.PrecompileFailed.selector, 7));
+        vm.expectRevert(abi.encodeWithSelector(Groth16Verifier.ProofPointNotOnCurve.selector, 8 + 6));
         verifier.verifyBatch(proofs, inputs);
         (proofs, inputs) = _batch(5, 2);
         (proofs[1][2], proofs[1][3]) = (proofs[1][3], proofs[1][2]);
-        vm.expectRevert(abi.encodeWithSelector(Groth16Verifier.PrecompileFailed.selector, 8));
+        vm.expectRevert(abi.encodeWithSelector(Groth16Verifier.ProofPointNotOnCurve.selector, 8 + 2));
+        verifier.verifyBatch(proofs, inputs);
+        (proofs, inputs) = _batch(5, 3);
+        proofs[2][1] = addmod(proofs[2][1], 1, Q);
+        vm.expectRevert(abi.encodeWithSelector(Groth16Verifier.ProofPointNotOnCurve.selector, 16));
+        verifier.verifyBatch(proofs, inputs);
+    }
+
+    function test_batchRefusesPointsAtInfinity() public {
+        (uint256[8][] memory proofs, uint256[6][] memory inputs) = _batch(5, 3);
+        (proofs[1][0], proofs[1][1]) = (0, 0);
+        vm.expectRevert(abi.encodeWithSelector(Groth16Verifier.ProofPointAtInfinity.selector, 8));
+        verifier.verifyBatch(proofs, inputs);
+        (proofs, inputs) = _batch(5, 3);
+        (proofs[2][6], proofs[2][7]) = (0, 0);
+        vm.expectRevert(abi.encodeWithSelector(Groth16Verifier.ProofPointAtInfinity.selector, 16 + 6));
+        verifier.verifyBatch(proofs, inputs);
+        (proofs, inputs) = _batch(5, 3);
+        (proofs[0][2], proofs[0][3], proofs[0][4], proofs[0][5]) = (0, 0, 0, 0);
+        vm.expectRevert(abi.encodeWithSelector(Groth16Verifier.ProofPointAtInfinity.selector, 2));
         verifier.verifyBatch(proofs, inputs);
     }
 

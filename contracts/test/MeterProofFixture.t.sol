@@ -8,21 +8,32 @@ import {MockVerifier} from "./helpers/MockVerifier.sol";
 import {Trapdoor} from "./helpers/Trapdoor.sol";
 import {Test} from "forge-std/Test.sol";
 
-/// @notice A real proof from zkmeter's Rust prover (MeterCircuit, real setup), verified and
-///         settled on-chain. The fixture is written by
+/// @notice A real proof from zkmeter's Rust prover (MeterCircuit v2, real setup), verified
+///         and settled on-chain. The fixture is written by
 ///         `cargo run --release --example contract_fixture` (from the workspace root) into
 ///         test/fixtures/meter_proof.json: verifying key, proof and public inputs as decimal
 ///         strings in the precompile's word order, the statement, and the throwaway key of
 ///         its meter. This checks the Rust side and the contracts agree on the verifying-key
-///         and proof encodings, the public-input packing, the genesis head and the EIP-712
-///         signature.
+///         and proof encodings, the public-input packing (five inputs, x4 the job's
+///         capacity), the genesis head, the stream's start at the job's opening time and the
+///         EIP-712 signatures (stream state and meter registration).
+///
+///         Fields read: `vk.alpha` (2 words), `vk.beta`, `vk.gamma`, `vk.delta` (4 words
+///         each), `vk.ic` (6 points of 2 words: a 5-input key), `proof` (8 words),
+///         `public_inputs` (5 words), `statement.meter`, `statement.job_id`,
+///         `statement.prev` and `statement.new` ({`head`, `seq`, `end_ms`}),
+///         `statement.totals` (5), `statement.capacity` (5: the job's), `statement.record_count`,
+///         `meter_private_key`. The job is opened at `prev.end_ms` / 1000 seconds, so a
+///         first epoch (`prev.seq` 0) must have `prev.end_ms` a whole second (the opening
+///         block's time × 1000); `new.end_ms` must be a real Unix time in ms, since the
+///         epoch settles in a block at or after it.
 contract MeterProofFixtureTest is Test {
     string internal constant FIXTURE = "test/fixtures/meter_proof.json";
-    bytes32 internal constant CIRCUIT = keccak256("zkmeter.meter.v1/fixture");
+    bytes32 internal constant CIRCUIT = keccak256("zkmeter.meter.v2/fixture");
 
     string internal json;
     uint256[8] internal proof;
-    uint256[6] internal inputs;
+    uint256[6] internal inputs; // x0..x4 and the verifier's sixth word, 0
     Groth16Verifier internal verifier;
     Settlement.MeterStatement internal statement;
     uint256 internal meterKey;
@@ -35,8 +46,8 @@ contract MeterProofFixtureTest is Test {
         uint256[4] memory beta = _words4(".vk.beta");
         uint256[4] memory gamma = _words4(".vk.gamma");
         uint256[4] memory delta = _words4(".vk.delta");
-        uint256[2][] memory ic = new uint256[2][](7);
-        for (uint256 i; i < 7; ++i) {
+        uint256[2][] memory ic = new uint256[2][](6);
+        for (uint256 i; i < 6; ++i) {
             ic[i] = _words2(string.concat(".vk.ic[", vm.toString(i), "]"));
         }
         verifier = new Groth16Verifier(alpha, beta, gamma, delta, ic);
@@ -47,8 +58,8 @@ contract MeterProofFixtureTest is Test {
             proof[i] = p[i];
         }
         uint256[] memory x = vm.parseJsonUintArray(json, ".public_inputs");
-        require(x.length == 6, "fixture: 6 public inputs");
-        for (uint256 i; i < 6; ++i) {
+        require(x.length == 5, "fixture: 5 public inputs (meter statement v2)");
+        for (uint256 i; i < 5; ++i) {
             inputs[i] = x[i];
         }
 
@@ -71,12 +82,13 @@ contract MeterProofFixtureTest is Test {
     }
 
     function test_realProofVerifies() public view {
+        assertEq(verifier.PUBLIC_INPUTS(), 5);
         assertTrue(verifier.verifyProof(proof, inputs));
         assertTrue(verifier.verifyProof(Trapdoor.negate(proof), inputs), "negated proof is valid too");
     }
 
     function test_realProofFailsForOtherInputs() public view {
-        for (uint256 i; i < 6; ++i) {
+        for (uint256 i; i < 5; ++i) {
             uint256[6] memory x = inputs;
             x[i] = addmod(x[i], 1, Trapdoor.R);
             assertFalse(verifier.verifyProof(proof, x));
@@ -99,21 +111,29 @@ contract MeterProofFixtureTest is Test {
             token.mint(consumer, c, 1e12, "");
         }
         vm.stopPrank();
-        vm.prank(provider);
-        settlement.registerMeter(meter, capacity);
+        _register(settlement, provider);
 
+        // The stream starts when the job opens: open it at prev.end_ms (a first epoch's
+        // prev.end_ms is the opening time).
+        vm.warp(statement.prev.endMs / 1000);
         vm.startPrank(consumer);
         token.setApprovalForAll(address(settlement), true);
         uint64 jobId;
         while (jobId < statement.jobId) {
-            jobId = settlement.openJob(meter, uint64(block.timestamp + 30 days), [uint128(1e9), 1e9, 1e9, 1e9, 1e9]);
+            jobId = settlement.openJob(
+                meter, capacity, uint64(block.timestamp + 30 days), [uint128(1e9), 1e9, 1e9, 1e9, 1e9]
+            );
         }
         vm.stopPrank();
+        assertEq(
+            uint256(settlement.jobInfo(jobId).state.endMs), block.timestamp * 1000, "the stream starts at the opening"
+        );
 
         // The stream starts at the genesis head both sides compute.
         assertEq(settlement.genesisHead(meter, statement.jobId), settlement.jobInfo(jobId).state.head);
         if (statement.prev.seq == 0) {
             assertEq(statement.prev.head, settlement.genesisHead(meter, statement.jobId), "genesis head differs");
+            assertEq(statement.prev.endMs % 1000, 0, "a first epoch starts at the opening block's time, whole seconds");
         } else {
             // Bring the stream to the fixture's previous state through a mock epoch.
             Settlement.MeterStatement memory lead;
@@ -123,10 +143,13 @@ contract MeterProofFixtureTest is Test {
             settlement.settle(keccak256("mock"), lead, proof, _sign(settlement, lead));
         }
         // The contract packs the statement exactly as the Rust prover did.
-        uint256[6] memory x = settlement.publicInputs(statement);
-        for (uint256 i; i < 6; ++i) {
+        uint256[5] memory x = settlement.publicInputs(statement);
+        for (uint256 i; i < 5; ++i) {
             assertEq(x[i], inputs[i], "public input differs from the prover's");
         }
+
+        // The epoch can only settle once its end has passed (give or take the clock skew).
+        if (block.timestamp * 1000 < statement.next.endMs) vm.warp((statement.next.endMs + 999) / 1000);
 
         bytes memory sig = _sign(settlement, statement);
         settlement.settle(CIRCUIT, statement, proof, sig);
@@ -150,6 +173,16 @@ contract MeterProofFixtureTest is Test {
         uint256[8] memory negated = Trapdoor.negate(proof);
         vm.expectRevert(stale);
         settlement.settle(CIRCUIT, statement, negated, sig);
+    }
+
+    /// @dev `provider` registers the fixture's meter with its key's signature; the
+    ///      registration leaves room for every job up to the fixture's (each of the
+    ///      fixture's capacity).
+    function _register(Settlement settlement, address provider) internal {
+        (uint8 v, bytes32 r, bytes32 sv) = vm.sign(meterKey, settlement.registrationDigest(meter, provider));
+        uint48 max = type(uint48).max;
+        vm.prank(provider);
+        settlement.registerMeter(meter, [max, max, max, max, max], abi.encodePacked(r, sv, v));
     }
 
     function _sign(Settlement settlement, Settlement.MeterStatement memory s) internal view returns (bytes memory) {

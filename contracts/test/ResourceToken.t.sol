@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {Test} from "forge-std/Test.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {IERC1155} from "@openzeppelin/contracts/token/ERC1155/IERC1155.sol";
+import {IERC1155Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 import {IERC1155MetadataURI} from "@openzeppelin/contracts/token/ERC1155/extensions/IERC1155MetadataURI.sol";
 
 import {ResourceToken} from "../src/ResourceToken.sol";
@@ -115,6 +116,53 @@ contract ResourceTokenTest is Test {
         (ids[0], ids[1]) = (1, 9);
         vm.expectRevert(abi.encodeWithSelector(ResourceToken.UnknownClass.selector, 9));
         token.mintBatch(alice, ids, new uint256[](2), "");
+        vm.stopPrank();
+    }
+
+    function test_mintersBurnTheirOwnAndMintInOneCall() public {
+        vm.prank(minter);
+        token.mint(minter, 2, 100, "");
+        vm.prank(minter);
+        token.mint(minter, 4, 50, "");
+        uint256[] memory ids = new uint256[](2);
+        uint256[] memory burn = new uint256[](2);
+        uint256[] memory mint = new uint256[](2);
+        (ids[0], ids[1], burn[0], burn[1], mint[0], mint[1]) = (2, 4, 40, 50, 36, 45);
+        vm.expectEmit(address(token));
+        emit IERC1155.TransferBatch(minter, minter, address(0), ids, burn);
+        vm.expectEmit(address(token));
+        emit IERC1155.TransferBatch(minter, address(0), alice, ids, mint);
+        vm.prank(minter);
+        token.burnAndMintBatch(alice, ids, burn, mint);
+        assertEq(token.balanceOf(minter, 2), 60);
+        assertEq(token.balanceOf(minter, 4), 0);
+        assertEq(token.balanceOf(alice, 2), 36);
+        assertEq(token.balanceOf(alice, 4), 45);
+    }
+
+    function test_burnAndMintBatchRules() public {
+        uint256[] memory ids = new uint256[](1);
+        uint256[] memory one = new uint256[](1);
+        one[0] = 1;
+        // Minters only, even with tokens of their own to burn.
+        vm.prank(minter);
+        token.mint(alice, 0, 10, "");
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IAccessControl.AccessControlUnauthorizedAccount.selector, alice, token.MINTER_ROLE()
+            )
+        );
+        vm.prank(alice);
+        token.burnAndMintBatch(alice, ids, one, one);
+        vm.startPrank(minter);
+        // The burn is from the caller's own balance.
+        vm.expectRevert(
+            abi.encodeWithSelector(IERC1155Errors.ERC1155InsufficientBalance.selector, minter, 0, 1, 0)
+        );
+        token.burnAndMintBatch(alice, ids, one, one);
+        ids[0] = 5;
+        vm.expectRevert(abi.encodeWithSelector(ResourceToken.UnknownClass.selector, 5));
+        token.burnAndMintBatch(alice, ids, one, one);
         vm.stopPrank();
     }
 

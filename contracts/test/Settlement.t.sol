@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {IERC1155Receiver} from "@openzeppelin/contracts/token/ERC1155/IERC1155Receiver.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {VmSafe} from "forge-std/Vm.sol";
 
 import {Groth16Verifier} from "../src/Groth16Verifier.sol";
 import {IGroth16Verifier} from "../src/IGroth16Verifier.sol";
@@ -27,6 +28,8 @@ contract SettlementTest is SettlementFixture {
             assertEq(per, 1);
         }
         assertEq(settlement.settlementGrace(), 1 days);
+        assertEq(settlement.clockSkewMs(), 300_000);
+        assertEq(settlement.DEFAULT_CLOCK_SKEW_MS(), 300_000);
         assertEq(settlement.protocolFeeBps(), 0);
         assertFalse(settlement.attestationRequired());
         assertEq(settlement.jobCount(), 0);
@@ -34,6 +37,10 @@ contract SettlementTest is SettlementFixture {
             settlement.STREAM_STATE_TYPEHASH(),
             keccak256("StreamState(address meter,uint64 jobId,uint256 head,uint64 seq,uint64 endMs)")
         );
+        assertEq(
+            settlement.METER_REGISTRATION_TYPEHASH(), keccak256("MeterRegistration(address meter,address provider)")
+        );
+        assertEq(settlement.GENESIS_TAG(), "zkmeter.stream.v2");
     }
 
     function test_constructorRefusesZeroAddresses() public {
@@ -76,8 +83,25 @@ contract SettlementTest is SettlementFixture {
         assertEq(settlement.stateDigest(meter, 9, st), keccak256(abi.encodePacked("\x19\x01", domain, structHash)));
     }
 
+    function test_registrationDigestIsEip712() public view {
+        bytes32 domain = keccak256(
+            abi.encode(
+                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak256("zkmeter"),
+                keccak256("1"),
+                block.chainid,
+                address(settlement)
+            )
+        );
+        bytes32 structHash =
+            keccak256(abi.encode(keccak256("MeterRegistration(address meter,address provider)"), meter, provider));
+        assertEq(
+            settlement.registrationDigest(meter, provider), keccak256(abi.encodePacked("\x19\x01", domain, structHash))
+        );
+    }
+
     function test_genesisHeadFollowsTheSpec() public view {
-        uint256 expected = uint256(keccak256(abi.encodePacked("zkmeter.stream.v1", meter, bytes8(uint64(7))))) % R;
+        uint256 expected = uint256(keccak256(abi.encodePacked("zkmeter.stream.v2", meter, bytes8(uint64(7))))) % R;
         assertEq(settlement.genesisHead(meter, 7), expected);
         assertTrue(settlement.genesisHead(meter, 7) != settlement.genesisHead(meter, 8));
         assertTrue(settlement.genesisHead(meter, 7) != settlement.genesisHead(provider, 7));
@@ -92,44 +116,78 @@ contract SettlementTest is SettlementFixture {
     // ================================================================ meters
 
     function test_registerMeterStoresCapacity() public {
-        address m2 = makeAddr("meter2");
+        uint256 key = 0x3E7E2;
+        address m2 = vm.addr(key);
         uint48[5] memory cap = [uint48(3), 0, 7, (1 << 48) - 1, 1];
         vm.expectEmit(address(settlement));
         emit Settlement.MeterRegistered(m2, provider, cap);
-        vm.prank(provider);
-        settlement.registerMeter(m2, cap);
-        (address p, bool approved, uint48[5] memory got) = settlement.meterInfo(m2);
+        _register(provider, key, cap);
+        (address p, bool approved, uint48[5] memory got, uint48[5] memory committed) = settlement.meterInfo(m2);
         assertEq(p, provider);
         assertFalse(approved);
         for (uint256 c; c < 5; ++c) {
             assertEq(got[c], cap[c]);
+            assertEq(committed[c], 0);
         }
     }
 
     function test_reRegisteringChangesCapacityAndClearsApproval() public {
         vm.prank(attestor);
         settlement.approveMeter(meter);
-        (, bool approved,) = settlement.meterInfo(meter);
+        (, bool approved,,) = settlement.meterInfo(meter);
         assertTrue(approved);
         uint48[5] memory cap = [uint48(9), 9, 9, 9, 9];
-        vm.prank(provider);
-        settlement.registerMeter(meter, cap);
+        _register(provider, METER_KEY, cap);
         uint48[5] memory got;
-        (, approved, got) = settlement.meterInfo(meter);
+        (, approved, got,) = settlement.meterInfo(meter);
         assertFalse(approved);
         assertEq(got[3], 9);
     }
 
+    function test_reRegisteringNeedsTheSignatureAgain() public {
+        // The provider's own key does not do: the meter's must sign.
+        (uint8 v, bytes32 r, bytes32 sv) = vm.sign(0xB0B, settlement.registrationDigest(meter, provider));
+        bytes memory sig = abi.encodePacked(r, sv, v);
+        vm.expectRevert(abi.encodeWithSelector(Settlement.WrongRegistrationSignature.selector, vm.addr(0xB0B), meter));
+        vm.prank(provider);
+        settlement.registerMeter(meter, capacity, sig);
+    }
+
     function test_meterBelongsToItsFirstProvider() public {
+        // Even with the meter's own signature for the newcomer.
+        bytes memory sig = _registrationSig(METER_KEY, stranger);
         vm.expectRevert(abi.encodeWithSelector(Settlement.MeterOwnedByOther.selector, meter, provider));
         vm.prank(stranger);
-        settlement.registerMeter(meter, capacity);
+        settlement.registerMeter(meter, capacity, sig);
     }
 
     function test_registerMeterRefusesZero() public {
         vm.expectRevert(Settlement.ZeroAddress.selector);
         vm.prank(provider);
-        settlement.registerMeter(address(0), capacity);
+        settlement.registerMeter(address(0), capacity, "");
+    }
+
+    function test_capacityIsNotLoweredBelowOpenJobs() public {
+        uint64 a = _open(_each(0));
+        _openWith([uint48(2), 0, 0, 0, 5], _each(0));
+        // Open jobs hold 3 GPU, 64 CPU, 1e12 storage, 1e7 network, 2^40 + 5 energy units per ms.
+        uint48[5] memory lower = [uint48(3), 64, 1e12, 1e7, (1 << 40) + 5];
+        _register(provider, METER_KEY, lower);
+        lower[4] -= 1;
+        bytes memory sig = _registrationSig(METER_KEY, provider);
+        vm.expectRevert(abi.encodeWithSelector(Settlement.CapacityBelowOpenJobs.selector, 4, lower[4], lower[4] + 1));
+        vm.prank(provider);
+        settlement.registerMeter(meter, lower, sig);
+        // Once a job closes its capacity is free to go.
+        vm.prank(provider);
+        settlement.closeJob(a);
+        lower = [uint48(2), 0, 0, 0, 5];
+        _register(provider, METER_KEY, lower);
+        (,, uint48[5] memory got, uint48[5] memory committed) = settlement.meterInfo(meter);
+        for (uint256 c; c < 5; ++c) {
+            assertEq(got[c], lower[c]);
+            assertEq(committed[c], lower[c]);
+        }
     }
 
     function test_attestorApprovesAndRevokes() public {
@@ -141,7 +199,7 @@ contract SettlementTest is SettlementFixture {
         emit Settlement.MeterRevoked(meter, attestor);
         vm.prank(attestor);
         settlement.revokeMeter(meter);
-        (, bool approved,) = settlement.meterInfo(meter);
+        (, bool approved,,) = settlement.meterInfo(meter);
         assertFalse(approved);
     }
 
@@ -184,6 +242,33 @@ contract SettlementTest is SettlementFixture {
         vm.expectRevert(abi.encodeWithSelector(Settlement.NotAContract.selector, stranger));
         vm.prank(admin);
         settlement.setCircuit(keccak256("x"), IGroth16Verifier(stranger));
+    }
+
+    function test_setCircuitRefusesContractsThatAreNotVerifiers() public {
+        vm.expectRevert(abi.encodeWithSelector(Settlement.NotAVerifier.selector, address(token)));
+        vm.prank(admin);
+        settlement.setCircuit(keccak256("x"), IGroth16Verifier(address(token)));
+    }
+
+    function test_setCircuitNeedsFiveInputs() public {
+        (uint256[2] memory a, uint256[4] memory b, uint256[4] memory g, uint256[4] memory d, uint256[2][] memory ic) =
+            Trapdoor.vk(IC0, 6);
+        Groth16Verifier v1 = new Groth16Verifier(a, b, g, d, ic);
+        vm.startPrank(admin);
+        // A v1 meter verifier (six inputs) and a workload verifier (four) are refused.
+        vm.expectRevert(abi.encodeWithSelector(Settlement.WrongPublicInputCount.selector, 5, 6));
+        settlement.setCircuit(keccak256("v1"), v1);
+        vm.expectRevert(abi.encodeWithSelector(Settlement.WrongPublicInputCount.selector, 5, 4));
+        settlement.setCircuit(keccak256("work"), workVerifier);
+        vm.stopPrank();
+        for (uint256 k = 1; k <= 6; ++k) {
+            mock.setInputCount(k);
+            if (k != 5) vm.expectRevert(abi.encodeWithSelector(Settlement.WrongPublicInputCount.selector, 5, k));
+            vm.prank(admin);
+            settlement.setCircuit(keccak256("mock"), mock);
+        }
+        assertEq(address(settlement.verifiers(keccak256("v1"))), address(0));
+        assertEq(address(settlement.verifiers(keccak256("mock"))), address(mock));
     }
 
     function test_governanceSetsTariffs() public {
@@ -241,7 +326,47 @@ contract SettlementTest is SettlementFixture {
         settlement.setSettlementGrace(1);
         vm.expectRevert(denied);
         settlement.setAttestationRequired(true);
+        vm.expectRevert(denied);
+        settlement.setClockSkew(1);
         vm.stopPrank();
+    }
+
+    function test_governanceSetsTheClockSkew() public {
+        vm.startPrank(admin);
+        vm.expectEmit(address(settlement));
+        emit Settlement.ClockSkewSet(3_600_000);
+        settlement.setClockSkew(3_600_000);
+        assertEq(settlement.clockSkewMs(), 3_600_000);
+        vm.expectRevert(abi.encodeWithSelector(Settlement.ClockSkewTooLarge.selector, 3_600_001, 3_600_000));
+        settlement.setClockSkew(3_600_001);
+        settlement.setClockSkew(0);
+        vm.stopPrank();
+        assertEq(settlement.clockSkewMs(), 0);
+    }
+
+    function test_theClockSkewBoundsEpochEnds() public {
+        uint64 jobId = _open(_each(100));
+        Settlement.MeterStatement memory s = _statement(jobId, 1, [uint64(1), 0, 0, 0, 0]);
+        uint64 nowMs = uint64(block.timestamp) * 1000;
+        s.next.endMs = nowMs + 300_001;
+        bytes memory sig = _sign(METER_KEY, s);
+        uint256[8] memory proof = _prove(s, 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(Settlement.EpochEndsAfterNow.selector, s.next.endMs, uint256(nowMs) + 300_000)
+        );
+        settlement.settle(REAL, s, proof, sig);
+        // A larger skew lets it through; the default's exact edge goes through too.
+        vm.prank(admin);
+        settlement.setClockSkew(300_001);
+        uint256 snapshot = vm.snapshotState();
+        settlement.settle(REAL, s, proof, sig);
+        vm.revertToState(snapshot);
+        vm.prank(admin);
+        settlement.setClockSkew(0);
+        s.next.endMs = nowMs;
+        sig = _sign(METER_KEY, s);
+        settlement.settle(REAL, s, _prove(s, 1), sig);
+        assertEq(_state(jobId).endMs, nowMs);
     }
 
     // ================================================================ jobs
@@ -249,10 +374,13 @@ contract SettlementTest is SettlementFixture {
     function test_openJobEscrowsAndStartsTheStream() public {
         uint128[5] memory escrow = [uint128(10), 0, 30, 0, 50];
         uint64 expiresAt = uint64(block.timestamp) + LIFETIME;
+        uint64 startMs = uint64(block.timestamp) * 1000;
         vm.expectEmit(address(settlement));
-        emit Settlement.JobOpened(1, consumer, provider, meter, expiresAt, escrow, settlement.genesisHead(meter, 1));
+        emit Settlement.JobOpened(
+            1, consumer, provider, meter, capacity, expiresAt, escrow, settlement.genesisHead(meter, 1), startMs
+        );
         vm.prank(consumer);
-        uint64 jobId = settlement.openJob(meter, expiresAt, escrow);
+        uint64 jobId = settlement.openJob(meter, capacity, expiresAt, escrow);
         assertEq(jobId, 1);
         assertEq(settlement.jobCount(), 1);
 
@@ -260,11 +388,16 @@ contract SettlementTest is SettlementFixture {
         assertEq(j.consumer, consumer);
         assertEq(j.provider, provider);
         assertEq(j.meter, meter);
+        for (uint256 c; c < 5; ++c) {
+            assertEq(j.capacity[c], capacity[c]);
+        }
         assertEq(j.expiresAt, expiresAt);
         assertEq(uint8(j.status), uint8(Settlement.JobStatus.Open));
         assertEq(j.state.head, settlement.genesisHead(meter, 1));
         assertEq(j.state.seq, 0);
-        assertEq(j.state.endMs, 0);
+        assertEq(j.state.endMs, START * 1000, "the stream starts when the job opens");
+        (,,, uint48[5] memory committed) = settlement.meterInfo(meter);
+        assertEq(committed[2], capacity[2]);
         for (uint256 c; c < 5; ++c) {
             assertEq(j.escrow[c], escrow[c]);
             assertEq(token.balanceOf(address(settlement), c), escrow[c]);
@@ -282,7 +415,7 @@ contract SettlementTest is SettlementFixture {
     function test_openJobNeedsARegisteredMeter() public {
         vm.expectRevert(abi.encodeWithSelector(Settlement.MeterNotRegistered.selector, stranger));
         vm.prank(consumer);
-        settlement.openJob(stranger, uint64(block.timestamp + 1), _each(1));
+        settlement.openJob(stranger, capacity, uint64(block.timestamp + 1), _each(1));
     }
 
     function test_openJobNeedsAnApprovedMeterWhenRequired() public {
@@ -298,7 +431,7 @@ contract SettlementTest is SettlementFixture {
     function test_openJobNeedsAFutureExpiry() public {
         vm.expectRevert(abi.encodeWithSelector(Settlement.ExpiryInPast.selector, uint64(block.timestamp)));
         vm.prank(consumer);
-        settlement.openJob(meter, uint64(block.timestamp), _each(1));
+        settlement.openJob(meter, capacity, uint64(block.timestamp), _each(1));
     }
 
     function test_openJobNeedsTheConsumersApproval() public {
@@ -379,6 +512,32 @@ contract SettlementTest is SettlementFixture {
         settlement.setJobExpiry(jobId, uint64(block.timestamp + 1));
     }
 
+    function test_closingGivesTheCapacityBack() public {
+        uint64 jobId = _open(_each(1));
+        (,,, uint48[5] memory committed) = settlement.meterInfo(meter);
+        assertEq(committed[1], 64);
+        vm.prank(provider);
+        settlement.closeJob(jobId);
+        (,,, committed) = settlement.meterInfo(meter);
+        for (uint256 c; c < 5; ++c) {
+            assertEq(committed[c], 0);
+        }
+        // The closed job keeps its capacity on record.
+        assertEq(settlement.jobInfo(jobId).capacity[1], 64);
+    }
+
+    function test_openJobTakesAtMostWhatTheMeterHasLeft() public {
+        _register(provider, METER_KEY, [uint48(10), 10, 10, 10, 10]);
+        _openWith([uint48(4), 10, 0, 0, 0], _each(0));
+        vm.expectRevert(abi.encodeWithSelector(Settlement.CapacityUnavailable.selector, 0, 7, 6));
+        _openWith([uint48(7), 0, 0, 0, 0], _each(0));
+        vm.expectRevert(abi.encodeWithSelector(Settlement.CapacityUnavailable.selector, 1, 1, 0));
+        _openWith([uint48(6), 1, 0, 0, 0], _each(0));
+        _openWith([uint48(6), 0, 10, 10, 10], _each(0));
+        (,,, uint48[5] memory committed) = settlement.meterInfo(meter);
+        assertEq(keccak256(abi.encode(committed)), keccak256(abi.encode([uint48(10), 10, 10, 10, 10])));
+    }
+
     function test_providerClosesAnytimeAndTheConsumerGetsTheRest() public {
         uint64 jobId = _open([uint128(10), 20, 0, 0, 40]);
         uint128[5] memory refund = [uint128(10), 20, 0, 0, 40];
@@ -451,14 +610,13 @@ contract SettlementTest is SettlementFixture {
         Settlement.MeterStatement memory s = _statement(jobId, 3, totals);
         uint256[5] memory paid = [uint256(100), 2000, 0, 0, 40];
 
-        vm.expectEmit(address(settlement));
-        emit Settlement.Settled(jobId, REAL, provider, s.next.head, s.next.seq, s.next.endMs, totals, paid, paid);
+        _expectSettled(s, REAL, paid, paid);
         _settle(s);
 
         Settlement.StreamState memory st = _state(jobId);
         assertEq(st.head, s.next.head);
         assertEq(st.seq, 3);
-        assertEq(st.endMs, 180_000);
+        assertEq(st.endMs, START * 1000 + 180_000);
         for (uint256 c; c < 5; ++c) {
             assertEq(_escrowOf(jobId)[c], 1_000_000 - paid[c]);
             assertEq(token.balanceOf(provider, c), paid[c]);
@@ -501,8 +659,7 @@ contract SettlementTest is SettlementFixture {
         // energy: 1000, fee 25
         uint256[5] memory burned = [uint256(10_802), 0, 0, 0, 1000];
         uint256[5] memory minted = [uint256(10_532), 0, 0, 0, 975];
-        vm.expectEmit(address(settlement));
-        emit Settlement.Settled(jobId, REAL, provider, s.next.head, s.next.seq, s.next.endMs, totals, burned, minted);
+        _expectSettled(s, REAL, burned, minted);
         _settle(s);
         assertEq(token.balanceOf(provider, 0), 10_532);
         assertEq(token.balanceOf(provider, 3), 0);
@@ -518,8 +675,7 @@ contract SettlementTest is SettlementFixture {
         Settlement.MeterStatement memory s = _statement(jobId, 2, totals);
         uint256[5] memory paid = [uint256(50), 0, 10, 0, 0];
         uint256[5] memory unpaid = [uint256(30), 5, 0, 0, 0];
-        vm.expectEmit(address(settlement));
-        emit Settlement.Settled(jobId, REAL, provider, s.next.head, s.next.seq, s.next.endMs, totals, paid, paid);
+        _expectSettled(s, REAL, paid, paid);
         vm.expectEmit(address(settlement));
         emit Settlement.EscrowShortfall(jobId, unpaid);
         _settle(s);
@@ -559,19 +715,100 @@ contract SettlementTest is SettlementFixture {
     }
 
     function test_publicInputsMatchTheDocumentedPacking() public {
-        uint64 jobId = _open(_each(100));
+        uint48[5] memory cap = [uint48(1), 2, 3, 4, type(uint48).max];
+        uint64 jobId = _openWith(cap, _each(100));
         uint64 max = type(uint64).max;
         Settlement.MeterStatement memory s;
         s.jobId = jobId;
         s.prev = Settlement.StreamState(R - 1, max - 5, 1000);
         s.next = Settlement.StreamState(12, max - 2, max);
-        s.totals = [max, 1, 2, 3, max - 1];
-        uint256[6] memory x = settlement.publicInputs(s);
-        assertEq(keccak256(abi.encode(x)), keccak256(abi.encode(_inputs(s))));
+        // Every total at the top of its lane.
+        s.totals = [uint64(2 ** 44 - 1), 2 ** 44 - 1, max, 2 ** 52 - 1, 2 ** 48 - 1];
+        uint256[5] memory x = settlement.publicInputs(s);
+        uint256[6] memory expected = _inputs(s, cap);
+        for (uint256 i; i < 5; ++i) {
+            assertEq(x[i], expected[i]);
+        }
         assertEq(x[2] >> 192, 3);
         assertEq(uint64(x[2] >> 128), max);
-        assertEq(x[5] & ((1 << 48) - 1), capacity[0]);
-        assertEq(x[5] >> 192, capacity[4]);
+        assertEq(x[3], 2 ** 252 - 1, "the five lanes fill 252 bits");
+        assertEq(x[3] >> 204, 2 ** 48 - 1, "energy");
+        assertEq(uint64(x[3] >> 88), max, "storage");
+        assertEq(x[4] & ((1 << 48) - 1), 1);
+        assertEq(x[4] >> 192, type(uint48).max);
+        // The job's capacity, not the meter's registration.
+        assertEq(x[4], uint256(1) | 2 << 48 | 3 << 96 | 4 << 144 | uint256(type(uint48).max) << 192);
+    }
+
+    function test_refusesTotalsWiderThanTheirLanes() public {
+        uint64 jobId = _open(_each(100));
+        uint8[4] memory classes = [0, 1, 3, 4];
+        uint64[4] memory tooWide = [uint64(2 ** 44), 2 ** 44, 2 ** 52, 2 ** 48];
+        for (uint256 i; i < 4; ++i) {
+            uint64[5] memory totals;
+            totals[classes[i]] = tooWide[i];
+            Settlement.MeterStatement memory s = _statement(jobId, 1, totals);
+            bytes memory sig = _sign(METER_KEY, s);
+            bytes memory refused = abi.encodeWithSelector(Settlement.TotalTooLarge.selector, classes[i], tooWide[i]);
+            vm.expectRevert(refused);
+            settlement.publicInputs(s);
+            // Even a verifier that says yes never sees it.
+            vm.expectRevert(refused);
+            settlement.settle(MOCK, s, [uint256(0), 0, 0, 0, 0, 0, 0, 0], sig);
+            // One less fits.
+            s.totals[classes[i]] = tooWide[i] - 1;
+            settlement.publicInputs(s);
+        }
+    }
+
+    /// @dev The attack the lane check stops: with x3 = Σ total_c << O_c and no width check,
+    ///      a gpu total of 2^44 packs like a cpu total of 1, so a proof of one bill would
+    ///      settle the other.
+    function test_aWideTotalWouldAliasTheNextLane() public {
+        uint64 jobId = _open(_each(1e18));
+        Settlement.MeterStatement memory honest = _statement(jobId, 1, [uint64(0), 1, 0, 0, 0]);
+        uint256[8] memory proof = _prove(honest, 1);
+        Settlement.MeterStatement memory forged = _statement(jobId, 1, [uint64(2 ** 44), 0, 0, 0, 0]);
+        forged.next = honest.next;
+        assertEq(_inputs(forged)[3], _inputs(honest)[3], "the packings collide");
+        bytes memory sig = _sign(METER_KEY, forged);
+        vm.expectRevert(abi.encodeWithSelector(Settlement.TotalTooLarge.selector, 0, 2 ** 44));
+        settlement.settle(REAL, forged, proof, sig);
+        settlement.settle(REAL, honest, proof, _sign(METER_KEY, honest));
+        assertEq(token.balanceOf(provider, 1), 1);
+    }
+
+    function test_settledEventPacksTheEpoch() public {
+        vm.prank(admin);
+        settlement.setProtocolFee(1000);
+        uint64 jobId = _open(_each(1e20));
+        _settle(_statement(jobId, 2, [uint64(1), 0, 0, 0, 0]));
+        Settlement.MeterStatement memory s =
+            _statement(jobId, 5, [uint64(2 ** 44 - 1), 7, type(uint64).max, 2 ** 52 - 1, 9]);
+        vm.recordLogs();
+        _settle(s);
+        VmSafe.Log[] memory logs = vm.getRecordedLogs();
+        VmSafe.Log memory settled = logs[logs.length - 1];
+        assertEq(settled.topics[0], Settlement.Settled.selector);
+        assertEq(uint256(settled.topics[1]), jobId);
+        assertEq(settled.topics[2], REAL);
+        assertEq(address(uint160(uint256(settled.topics[3]))), provider);
+        (uint256 head, uint256 epoch, uint256 totals, uint256[5] memory paid) =
+            abi.decode(settled.data, (uint256, uint256, uint256, uint256[5]));
+        assertEq(head, s.next.head);
+        uint256 word = 2 ** 64 - 1;
+        assertEq(epoch & word, s.prev.seq, "prev.seq");
+        assertEq((epoch >> 64) & word, s.prev.endMs, "prev.endMs");
+        assertEq((epoch >> 128) & word, s.next.endMs, "next.endMs");
+        assertEq(epoch >> 192, 5, "records");
+        uint256[5] memory offsets = [uint256(0), 44, 88, 152, 204];
+        uint256[5] memory widths = [uint256(44), 44, 64, 52, 48];
+        for (uint256 c; c < 5; ++c) {
+            assertEq((totals >> offsets[c]) & (2 ** widths[c] - 1), s.totals[c], "total");
+            uint256 burned = uint128(paid[c]);
+            assertEq(burned, s.totals[c], "burned");
+            assertEq(paid[c] >> 128, burned - burned / 10, "minted");
+        }
     }
 
     function test_publicInputsNeedAJob() public {
@@ -694,9 +931,9 @@ contract SettlementTest is SettlementFixture {
     function test_refusesAProofForAnotherCircuit() public {
         (Settlement.MeterStatement memory s, uint256[8] memory proof, bytes memory sig) = _ready();
         (uint256[2] memory a, uint256[4] memory b, uint256[4] memory g, uint256[4] memory d, uint256[2][] memory ic) =
-            Trapdoor.vk(IC0 + 1000);
+            Trapdoor.vk(IC0 + 1000, 5);
         Groth16Verifier other = new Groth16Verifier(a, b, g, d, ic);
-        bytes32 otherId = keccak256("zkmeter.meter.v1/other");
+        bytes32 otherId = keccak256("zkmeter.meter.v2/other");
         vm.prank(admin);
         settlement.setCircuit(otherId, other);
         vm.expectRevert(Settlement.InvalidProof.selector);
@@ -725,7 +962,7 @@ contract SettlementTest is SettlementFixture {
         (Settlement.MeterStatement memory s, uint256[8] memory proof, bytes memory sig) = _ready();
         uint256[8] memory negated = Trapdoor.negate(proof);
         uint256[8] memory other = _prove(s, 99);
-        uint256[6] memory x = settlement.publicInputs(s);
+        uint256[6] memory x = _inputs(s);
         assertTrue(verifier.verifyProof(negated, x));
         assertTrue(verifier.verifyProof(other, x));
 
@@ -770,19 +1007,8 @@ contract SettlementTest is SettlementFixture {
     function test_settleBatchSettlesEpochsOfSeveralJobs() public {
         Settlement.MeterStatement[] memory ss = _threeEpochs();
         (uint256[8][] memory proofs, bytes[] memory sigs) = _batchOf(ss);
-        vm.expectEmit(address(settlement));
-        emit Settlement.Settled(
-            ss[0].jobId,
-            REAL,
-            provider,
-            ss[0].next.head,
-            ss[0].next.seq,
-            ss[0].next.endMs,
-            ss[0].totals,
-            [uint256(10), 0, 0, 0, 1],
-            [uint256(10), 0, 0, 0, 1]
-        );
-        settlement.settleBatch(REAL, ss, proofs, sigs);
+        _expectSettled(ss[0], REAL, [uint256(10), 0, 0, 0, 1], [uint256(10), 0, 0, 0, 1]);
+        assertEq(settlement.settleBatch(REAL, ss, proofs, sigs), 3);
         assertEq(_state(ss[0].jobId).seq, 5);
         assertEq(_state(ss[0].jobId).head, 42);
         assertEq(_state(ss[1].jobId).seq, 1);
@@ -802,14 +1028,48 @@ contract SettlementTest is SettlementFixture {
         assertEq(token.balanceOf(provider, 0), 0);
     }
 
-    function test_settleBatchRefusesAnEpochTwice() public {
+    function test_settleBatchSettlesAnEpochOnce() public {
         Settlement.MeterStatement[] memory ss = _threeEpochs();
         ss[2] = ss[0];
         (uint256[8][] memory proofs, bytes[] memory sigs) = _batchOf(ss);
-        vm.expectRevert(
-            abi.encodeWithSelector(Settlement.StaleState.selector, ss[0].next.head, ss[0].next.seq, ss[0].next.endMs)
-        );
+        // The second copy finds its job already at its seq: skipped, not paid twice.
+        vm.expectEmit(address(settlement));
+        emit Settlement.EpochSkipped(ss[0].jobId, ss[0].next.seq);
+        assertEq(settlement.settleBatch(REAL, ss, proofs, sigs), 2);
+        assertEq(_state(ss[0].jobId).seq, 2);
+        assertEq(token.balanceOf(provider, 0), 10);
+    }
+
+    function test_settleBatchSkipsEpochsAlreadySettled() public {
+        Settlement.MeterStatement[] memory ss = _threeEpochs();
+        (uint256[8][] memory proofs, bytes[] memory sigs) = _batchOf(ss);
+        // Every epoch settled first, one by one: the batch settles nothing, and does not revert.
+        for (uint256 i; i < 3; ++i) {
+            settlement.settle(REAL, ss[i], proofs[i], sigs[i]);
+        }
+        vm.recordLogs();
+        assertEq(settlement.settleBatch(REAL, ss, proofs, sigs), 0);
+        VmSafe.Log[] memory logs = vm.getRecordedLogs();
+        assertEq(logs.length, 3, "three EpochSkipped, nothing else");
+        for (uint256 i; i < 3; ++i) {
+            assertEq(logs[i].topics[0], Settlement.EpochSkipped.selector);
+        }
+        assertEq(token.balanceOf(provider, 0), 15);
+    }
+
+    function test_settleBatchChecksTheEpochsItSettles() public {
+        Settlement.MeterStatement[] memory ss = _threeEpochs();
+        (uint256[8][] memory proofs, bytes[] memory sigs) = _batchOf(ss);
+        settlement.settle(REAL, ss[0], proofs[0], sigs[0]);
+        // A skipped epoch's proof is not checked; the others' are.
+        proofs[0] = _prove(ss[1], 5);
+        proofs[1] = _prove(ss[2], 5);
+        vm.expectRevert(Settlement.InvalidProof.selector);
         settlement.settleBatch(REAL, ss, proofs, sigs);
+        (proofs,) = _batchOf(ss);
+        proofs[0] = [uint256(1), 2, 3, 4, 5, 6, 7, 8];
+        assertEq(settlement.settleBatch(REAL, ss, proofs, sigs), 2);
+        assertEq(_state(ss[0].jobId).head, 42);
     }
 
     function test_settleBatchRefusesOutOfOrderEpochs() public {

@@ -25,7 +25,8 @@ contract SettlementFuzzTest is SettlementFixture {
     }
 
     /// @dev Any statement a proof could be made for settles, and pays exactly
-    ///      min(floor(total · amount / per), escrow) per class, less the fee.
+    ///      min(floor(total · amount / per), escrow) per class, less the fee. Epochs end
+    ///      anywhere in the century after the opening (the clock moves there first).
     function testFuzz_settlesAnyStatement(Case memory k) public {
         k.per = uint128(bound(k.per, 1, type(uint128).max));
         k.feeBps = uint16(bound(k.feeBps, 0, 1000));
@@ -33,27 +34,34 @@ contract SettlementFuzzTest is SettlementFixture {
         settlement.setTariff(1, k.amount, k.per);
         settlement.setProtocolFee(k.feeBps);
         vm.stopPrank();
-        capacity = k.capacity;
-        vm.prank(provider);
-        settlement.registerMeter(meter, k.capacity);
+        _register(provider, METER_KEY, k.capacity);
         vm.prank(admin);
         token.mintBatch(consumer, _ids(), _amounts(k.escrow), "");
 
-        uint64 jobId = _open(k.escrow);
+        uint256 century = 100 * 365 days * 1000;
+        vm.prank(consumer);
+        uint64 jobId = settlement.openJob(meter, k.capacity, uint64(block.timestamp + 200 * 365 days), k.escrow);
         // Move the stream on (as if earlier epochs had settled) with one mock epoch; very
-        // large seqs are covered by test_publicInputsMatchTheDocumentedPacking.
+        // large seqs and ends are covered by test_publicInputsMatchTheDocumentedPacking.
         k.startSeq = uint64(bound(k.startSeq, 0, type(uint32).max));
         if (k.startSeq > 0) {
             Settlement.MeterStatement memory first = _statement(jobId, 0, [uint64(0), 0, 0, 0, 0]);
             first.next.seq = k.startSeq;
-            first.next.endMs = k.startEndMs;
+            first.next.endMs = uint64(bound(k.startEndMs, first.prev.endMs, first.prev.endMs + century));
+            _reach(first.next.endMs);
             settlement.settle(MOCK, first, [uint256(0), 0, 0, 0, 0, 0, 0, 0], _sign(METER_KEY, first));
         }
 
+        // Totals within their lanes: gpu and cpu 44 bits, storage 64, network 52, energy 48.
+        k.totals[0] = uint64(bound(k.totals[0], 0, 2 ** 44 - 1));
+        k.totals[1] = uint64(bound(k.totals[1], 0, 2 ** 44 - 1));
+        k.totals[3] = uint64(bound(k.totals[3], 0, 2 ** 52 - 1));
+        k.totals[4] = uint64(bound(k.totals[4], 0, 2 ** 48 - 1));
         Settlement.MeterStatement memory s = _statement(jobId, 0, k.totals);
         s.next.head = k.head % R;
         s.next.seq = s.prev.seq + uint64(bound(k.count, 1, type(uint32).max));
-        s.next.endMs = uint64(bound(k.duration, 0, type(uint64).max - s.prev.endMs)) + s.prev.endMs;
+        s.next.endMs = uint64(bound(k.duration, 0, century)) + s.prev.endMs;
+        _reach(s.next.endMs);
         uint128[5] memory before = _escrowOf(jobId);
         _settle(s);
 
@@ -68,6 +76,40 @@ contract SettlementFuzzTest is SettlementFixture {
             assertEq(_escrowOf(jobId)[c], before[c] - paid);
             assertEq(token.balanceOf(provider, c), paid - paid * k.feeBps / 10_000);
         }
+    }
+
+    /// @dev A total at or above 2^{W_c} is refused, whatever the other totals.
+    function testFuzz_refusesTotalsWiderThanTheirLanes(uint64[5] memory totals, uint8 class, uint64 total) public {
+        uint256[5] memory widths = [uint256(44), 44, 64, 52, 48];
+        uint256 c = class % 5;
+        vm.assume(c != 2); // storage's lane is as wide as a uint64
+        for (uint256 i; i < 5; ++i) {
+            if (widths[i] < 64) totals[i] = uint64(bound(totals[i], 0, 2 ** widths[i] - 1));
+        }
+        totals[c] = uint64(bound(total, 2 ** widths[c], type(uint64).max));
+        uint64 jobId = _open(_each(100));
+        Settlement.MeterStatement memory s = _statement(jobId, 1, totals);
+        bytes memory sig = _sign(METER_KEY, s);
+        vm.expectRevert(abi.encodeWithSelector(Settlement.TotalTooLarge.selector, c, totals[c]));
+        settlement.settle(MOCK, s, [uint256(0), 0, 0, 0, 0, 0, 0, 0], sig);
+    }
+
+    /// @dev Nothing ends after the block's time plus the skew, nor after the expiry.
+    function testFuzz_refusesEpochsEndingTooLate(uint64 endMs, uint32 wait) public {
+        uint64 jobId = _open(_each(100));
+        vm.warp(block.timestamp + bound(wait, 0, LIFETIME));
+        Settlement.MeterStatement memory s = _statement(jobId, 1, [uint64(1), 0, 0, 0, 0]);
+        uint256 latest = block.timestamp * 1000 + settlement.clockSkewMs();
+        uint256 expiry = (START + LIFETIME) * 1000;
+        s.next.endMs = uint64(bound(endMs, (latest < expiry ? latest : expiry) + 1, type(uint64).max));
+        bytes memory sig = _sign(METER_KEY, s);
+        uint256[8] memory proof = _prove(s, 1);
+        if (s.next.endMs > latest) {
+            vm.expectRevert(abi.encodeWithSelector(Settlement.EpochEndsAfterNow.selector, s.next.endMs, latest));
+        } else {
+            vm.expectRevert(abi.encodeWithSelector(Settlement.EpochEndsAfterExpiry.selector, s.next.endMs, expiry));
+        }
+        settlement.settle(REAL, s, proof, sig);
     }
 
     function testFuzz_refusesOtherSigners(uint256 key) public {
@@ -115,7 +157,7 @@ contract SettlementFuzzTest is SettlementFixture {
     }
 
     function testFuzz_refusesTamperedTotals(uint8 class, uint64 delta) public {
-        vm.assume(delta != 0);
+        delta = uint64(bound(delta, 1, 2 ** 40)); // every class's total stays within its lane
         uint64 jobId = _open(_each(100));
         Settlement.MeterStatement memory s = _statement(jobId, 2, [uint64(10), 20, 30, 40, 50]);
         uint256[8] memory proof = _prove(s, 1);
@@ -153,7 +195,7 @@ contract SettlementFuzzTest is SettlementFixture {
         ic0 = bound(ic0, 1, 1 << 128);
         vm.assume(ic0 != IC0);
         (uint256[2] memory a, uint256[4] memory b, uint256[4] memory g, uint256[4] memory d, uint256[2][] memory ic) =
-            Trapdoor.vk(ic0);
+            Trapdoor.vk(ic0, 5);
         Groth16Verifier other = new Groth16Verifier(a, b, g, d, ic);
         vm.prank(admin);
         settlement.setCircuit(keccak256("other"), other);
@@ -167,7 +209,7 @@ contract SettlementFuzzTest is SettlementFixture {
 
     function testFuzz_settleBatchRefusesATamperedEpoch(uint8 n, uint8 bad, uint64 delta) public {
         n = uint8(bound(n, 1, 6));
-        vm.assume(delta != 0);
+        delta = uint64(bound(delta, 1, 2 ** 40)); // every class's total stays within its lane
         Settlement.MeterStatement[] memory ss = new Settlement.MeterStatement[](n);
         uint256[8][] memory proofs = new uint256[8][](n);
         bytes[] memory sigs = new bytes[](n);

@@ -20,9 +20,9 @@ contract SettlementGasTest is SettlementFixture {
     }
 
     function _prepare(uint64[5] memory totals) internal {
+        // Realistic values: a Unix-ms clock (the stream starts at the job's opening) and a
+        // full-width head.
         Settlement.MeterStatement memory s = _statement(jobId, 64, totals);
-        // Realistic values: a Unix-ms clock and a full-width head.
-        s.next.endMs = uint64(block.timestamp) * 1000 + s.prev.endMs;
         next = s;
         proof = _prove(s, 12345);
         signature = _sign(METER_KEY, s);
@@ -95,7 +95,6 @@ contract SettlementGasTest is SettlementFixture {
             uint64 id = i == 0 ? jobId : _open(_each(1e18));
             _settle(_statement(id, 1, [uint64(1), 1, 1, 1, 1]));
             ss[i] = _statement(id, 64, totals);
-            ss[i].next.endMs = uint64(block.timestamp) * 1000 + ss[i].prev.endMs;
             proofs[i] = _prove(ss[i], 777 + i);
             sigs[i] = _sign(METER_KEY, ss[i]);
         }

@@ -5,7 +5,8 @@ import {Settlement} from "../src/Settlement.sol";
 import {SettlementFixture} from "./helpers/SettlementFixture.sol";
 import {SettlementHandler} from "./helpers/SettlementHandler.sol";
 
-/// @notice Token accounting holds whatever sequence of jobs, settlements and closings runs.
+/// @notice Token accounting and the capacity sum rule hold whatever sequence of jobs,
+///         settlements, batches, re-registrations and closings runs.
 contract SettlementInvariantTest is SettlementFixture {
     SettlementHandler internal handler;
 
@@ -45,6 +46,24 @@ contract SettlementInvariantTest is SettlementFixture {
             assertEq(token.balanceOf(provider, c), minted);
             assertLe(minted, burned);
             assertGe(minted * 10_000, burned * 9_000);
+        }
+    }
+
+    /// @dev The sum rule: the meter's committed capacity is the sum of its open jobs'
+    ///      capacities, and never more than its registration, class by class.
+    function invariant_capacityCommittedIsTheOpenJobs() public view {
+        uint256[5] memory held;
+        for (uint256 i; i < handler.jobCount(); ++i) {
+            Settlement.JobView memory j = settlement.jobInfo(handler.jobIds(i));
+            if (j.status != Settlement.JobStatus.Open) continue;
+            for (uint256 c; c < 5; ++c) {
+                held[c] += j.capacity[c];
+            }
+        }
+        (,, uint48[5] memory registration, uint48[5] memory committed) = settlement.meterInfo(meter);
+        for (uint256 c; c < 5; ++c) {
+            assertEq(committed[c], held[c]);
+            assertLe(committed[c], registration[c]);
         }
     }
 }

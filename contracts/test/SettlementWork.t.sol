@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 
+import {Groth16Verifier} from "../src/Groth16Verifier.sol";
 import {IGroth16Verifier} from "../src/IGroth16Verifier.sol";
 import {Settlement} from "../src/Settlement.sol";
 import {SettlementFixture} from "./helpers/SettlementFixture.sol";
@@ -37,6 +38,16 @@ contract SettlementWorkTest is SettlementFixture {
         vm.prank(admin);
         settlement.setWorkCircuit(id, IGroth16Verifier(address(0)));
         assertEq(address(settlement.workVerifiers(id)), address(0));
+    }
+
+    function test_setWorkCircuitNeedsFourInputs() public {
+        vm.startPrank(admin);
+        vm.expectRevert(abi.encodeWithSelector(Settlement.WrongPublicInputCount.selector, 4, 5));
+        settlement.setWorkCircuit(keccak256("x"), mock);
+        mock.setInputCount(4);
+        settlement.setWorkCircuit(keccak256("x"), mock);
+        vm.stopPrank();
+        assertEq(address(settlement.workVerifiers(keccak256("x"))), address(mock));
     }
 
     function test_setWorkCircuitRefusesAccountsWithoutCode() public {
@@ -287,13 +298,20 @@ contract SettlementWorkTest is SettlementFixture {
         vm.expectRevert(Settlement.InvalidProof.selector);
         settlement.settleWork(WORK, t, proof);
 
-        // A proof under another key (a meter circuit's, as if registered for work).
+        // A proof under another key (another workload circuit's). A meter circuit's key
+        // cannot even be registered for work: it has five inputs.
         vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(Settlement.WrongPublicInputCount.selector, 4, 5));
         settlement.setWorkCircuit(keccak256("meter key as work"), verifier);
+        (uint256[2] memory a, uint256[4] memory b, uint256[4] memory g, uint256[4] memory d, uint256[2][] memory ic) =
+            Trapdoor.vk(WORK_IC0 + 1000, 4);
+        Groth16Verifier other = new Groth16Verifier(a, b, g, d, ic);
+        vm.prank(admin);
+        settlement.setWorkCircuit(keccak256("other workload"), other);
         vm.prank(consumer);
-        settlement.requestWork(jobId, keccak256("meter key as work"), s.model, s.input);
+        settlement.requestWork(jobId, keccak256("other workload"), s.model, s.input);
         vm.expectRevert(Settlement.InvalidProof.selector);
-        settlement.settleWork(keccak256("meter key as work"), s, proof);
+        settlement.settleWork(keccak256("other workload"), s, proof);
 
         settlement.settleWork(WORK, s, proof);
         assertEq(token.balanceOf(provider, 0), UNITS, "only the honest statement is paid");

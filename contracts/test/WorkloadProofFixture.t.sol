@@ -74,7 +74,7 @@ contract WorkloadProofFixtureTest is Test {
         address admin = makeAddr("admin");
         address provider = makeAddr("provider");
         address consumer = makeAddr("consumer");
-        address meter = makeAddr("meter");
+        (address meter, uint256 meterKey) = makeAddrAndKey("meter");
         ResourceToken token = new ResourceToken(admin, "");
         Settlement settlement = new Settlement(token, admin);
         vm.startPrank(admin);
@@ -84,14 +84,16 @@ contract WorkloadProofFixtureTest is Test {
         settlement.setWorkTariff(0, 3, 2);
         token.mint(consumer, 0, 1e12, "");
         vm.stopPrank();
+        (uint8 v, bytes32 r, bytes32 sv) = vm.sign(meterKey, settlement.registrationDigest(meter, provider));
         vm.prank(provider);
-        settlement.registerMeter(meter, [uint48(1), 1, 1, 1, 1]);
+        settlement.registerMeter(meter, [uint48(1), 1, 1, 1, 1], abi.encodePacked(r, sv, v));
 
         vm.startPrank(consumer);
         token.setApprovalForAll(address(settlement), true);
         uint64 jobId;
         while (jobId < statement.jobId) {
-            jobId = settlement.openJob(meter, uint64(block.timestamp + 30 days), [uint128(1e9), 0, 0, 0, 0]);
+            // Work needs no metering capacity.
+            jobId = settlement.openJob(meter, _none(), uint64(block.timestamp + 30 days), [uint128(1e9), 0, 0, 0, 0]);
         }
         settlement.requestWork(jobId, CIRCUIT, statement.model, statement.input);
         vm.stopPrank();
@@ -128,7 +130,7 @@ contract WorkloadProofFixtureTest is Test {
 
         // The same proof for another job of the consumer's does not verify: it names its job.
         vm.startPrank(consumer);
-        uint64 other = settlement.openJob(meter, uint64(block.timestamp + 30 days), [uint128(1e9), 0, 0, 0, 0]);
+        uint64 other = settlement.openJob(meter, _none(), uint64(block.timestamp + 30 days), [uint128(1e9), 0, 0, 0, 0]);
         settlement.requestWork(other, CIRCUIT, s.model, s.input);
         vm.stopPrank();
         Settlement.WorkStatement memory moved = _tampered(2);
@@ -147,6 +149,8 @@ contract WorkloadProofFixtureTest is Test {
         vm.expectRevert(Settlement.InvalidProof.selector);
         settlement.settleWork(CIRCUIT, t, p);
     }
+
+    function _none() internal pure returns (uint48[5] memory) {}
 
     function _words2(string memory key) internal view returns (uint256[2] memory w) {
         uint256[] memory a = vm.parseJsonUintArray(json, key);

@@ -10,15 +10,17 @@ import {Settlement} from "../../src/Settlement.sol";
 import {MockVerifier} from "./MockVerifier.sol";
 import {Trapdoor} from "./Trapdoor.sol";
 
-/// @notice A deployed system: token, settlement, a real Groth16Verifier with a trapdoor key
-///         (circuit REAL) and a mock verifier (circuit MOCK), a real 4-input verifier with a
-///         trapdoor key registered as workload circuit WORK, a registered meter, a consumer
-///         holding tokens of every class and approving the settlement contract.
+/// @notice A deployed system: token, settlement, a real 5-input Groth16Verifier with a
+///         trapdoor key (circuit REAL) and a mock verifier (circuit MOCK), a real 4-input
+///         verifier with a trapdoor key registered as workload circuit WORK, a meter
+///         registered (with its signature) with the largest capacity there is, so many jobs
+///         of `capacity` fit, and a consumer holding tokens of every class and approving the
+///         settlement contract.
 abstract contract SettlementFixture is Test {
     uint256 internal constant R = Trapdoor.R;
     uint256 internal constant IC0 = 11;
-    bytes32 internal constant REAL = keccak256("zkmeter.meter.v1/trapdoor");
-    bytes32 internal constant MOCK = keccak256("zkmeter.meter.v1/mock");
+    bytes32 internal constant REAL = keccak256("zkmeter.meter.v2/trapdoor");
+    bytes32 internal constant MOCK = keccak256("zkmeter.meter.v2/mock");
     uint256 internal constant WORK_IC0 = 23;
     bytes32 internal constant WORK = keccak256("zkmeter.workload.v1/trapdoor");
     uint256 internal constant METER_KEY = 0xA11CE;
@@ -32,7 +34,10 @@ abstract contract SettlementFixture is Test {
     address internal consumer = makeAddr("consumer");
     address internal stranger = makeAddr("stranger");
     address internal meter = vm.addr(METER_KEY);
-    uint48[5] internal capacity = [uint48(1), 64, 1e12, 1e7, (1 << 48) - 1];
+    /// @dev The meter's registration: every class at 2^48 − 1.
+    uint48[5] internal registered = [type(uint48).max, type(uint48).max, type(uint48).max, type(uint48).max, type(uint48).max];
+    /// @dev The capacity `_open` gives a job.
+    uint48[5] internal capacity = [uint48(1), 64, 1e12, 1e7, 1 << 40];
 
     ResourceToken internal token;
     Settlement internal settlement;
@@ -45,7 +50,7 @@ abstract contract SettlementFixture is Test {
         token = new ResourceToken(admin, "");
         settlement = new Settlement(token, admin);
         (uint256[2] memory a, uint256[4] memory b, uint256[4] memory g, uint256[4] memory d, uint256[2][] memory ic) =
-            Trapdoor.vk(IC0);
+            Trapdoor.vk(IC0, 5);
         verifier = new Groth16Verifier(a, b, g, d, ic);
         mock = new MockVerifier();
         (a, b, g, d, ic) = Trapdoor.vk(WORK_IC0, 4);
@@ -66,10 +71,24 @@ abstract contract SettlementFixture is Test {
         token.mintBatch(consumer, ids, amounts, "");
         vm.stopPrank();
 
-        vm.prank(provider);
-        settlement.registerMeter(meter, capacity);
+        _register(provider, METER_KEY, registered);
         vm.prank(consumer);
         token.setApprovalForAll(address(settlement), true);
+    }
+
+    // ------------------------------------------------------------ meters
+
+    /// @dev `key`'s EIP-712 signature of MeterRegistration(vm.addr(key), provider_).
+    function _registrationSig(uint256 key, address provider_) internal view returns (bytes memory) {
+        (uint8 v, bytes32 r, bytes32 sig) = vm.sign(key, settlement.registrationDigest(vm.addr(key), provider_));
+        return abi.encodePacked(r, sig, v);
+    }
+
+    /// @dev `provider_` registers the meter of `key` with `cap`, signed by the meter.
+    function _register(address provider_, uint256 key, uint48[5] memory cap) internal {
+        bytes memory sig = _registrationSig(key, provider_);
+        vm.prank(provider_);
+        settlement.registerMeter(vm.addr(key), cap, sig);
     }
 
     // ------------------------------------------------------------ jobs
@@ -80,9 +99,14 @@ abstract contract SettlementFixture is Test {
         }
     }
 
+    /// @dev A job of `capacity` with the fixture's meter, open for LIFETIME.
     function _open(uint128[5] memory escrow) internal returns (uint64 jobId) {
+        return _openWith(capacity, escrow);
+    }
+
+    function _openWith(uint48[5] memory cap, uint128[5] memory escrow) internal returns (uint64 jobId) {
         vm.prank(consumer);
-        jobId = settlement.openJob(meter, uint64(block.timestamp) + LIFETIME, escrow);
+        jobId = settlement.openJob(meter, cap, uint64(block.timestamp) + LIFETIME, escrow);
     }
 
     function _state(uint64 jobId) internal view returns (Settlement.StreamState memory) {
@@ -95,10 +119,10 @@ abstract contract SettlementFixture is Test {
 
     // ------------------------------------------------------------ statements
 
-    /// @dev The epoch after the job's stored state: `count` records, a minute each.
+    /// @dev The epoch after the job's stored state: `count` records, a minute each. The
+    ///      clock moves on to the epoch's end if it is not there yet, so it can settle.
     function _statement(uint64 jobId, uint64 count, uint64[5] memory totals)
         internal
-        view
         returns (Settlement.MeterStatement memory s)
     {
         s.jobId = jobId;
@@ -107,6 +131,13 @@ abstract contract SettlementFixture is Test {
         s.next.seq = s.prev.seq + count;
         s.next.endMs = s.prev.endMs + 60_000 * count;
         s.totals = totals;
+        _reach(s.next.endMs);
+    }
+
+    /// @dev Moves the clock to `ms` (rounded up to a second) unless it is there already.
+    function _reach(uint256 ms) internal {
+        uint256 at = (ms + 999) / 1000;
+        if (block.timestamp < at) vm.warp(at);
     }
 
     /// @dev `key`'s signature over the new state of the job's stream (meter, jobId).
@@ -115,22 +146,49 @@ abstract contract SettlementFixture is Test {
         return abi.encodePacked(r, sig, v);
     }
 
-    /// @dev The public inputs, packed here independently of the contract (sums of products
-    ///      rather than shifts and ors).
-    function _inputs(Settlement.MeterStatement memory s) internal view returns (uint256[6] memory x) {
+    /// @dev The public inputs against the job's capacity (x5 = 0).
+    function _inputs(Settlement.MeterStatement memory s) internal view returns (uint256[6] memory) {
+        return _inputs(s, settlement.jobInfo(s.jobId).capacity);
+    }
+
+    /// @dev The public inputs against capacity `cap`, packed here independently of the
+    ///      contract (sums of products rather than shifts and ors; the lane offsets of the
+    ///      spec, [0, 44, 88, 152, 204]).
+    function _inputs(Settlement.MeterStatement memory s, uint48[5] memory cap)
+        internal
+        pure
+        returns (uint256[6] memory x)
+    {
         uint256 two64 = 2 ** 64;
+        uint256[5] memory offsets = [uint256(0), 44, 88, 152, 204];
         x[0] = s.prev.head;
         x[1] = s.next.head;
         x[2] = s.prev.seq + s.prev.endMs * two64 + s.next.endMs * two64 ** 2 + (s.next.seq - s.prev.seq) * two64 ** 3;
-        x[3] = s.totals[0] + s.totals[1] * two64 + s.totals[2] * two64 ** 2;
-        x[4] = s.totals[3] + s.totals[4] * two64;
         for (uint256 c; c < 5; ++c) {
-            x[5] += capacity[c] * 2 ** (48 * c);
+            x[3] += s.totals[c] * 2 ** offsets[c];
+            x[4] += cap[c] * 2 ** (48 * c);
         }
     }
 
     function _prove(Settlement.MeterStatement memory s, uint256 c) internal view returns (uint256[8] memory) {
         return Trapdoor.prove(IC0, _inputs(s), c);
+    }
+
+    /// @dev Expects the `Settled` event of `s` proven with `circuit`, paying `burned` and
+    ///      `minted` per class: x2, x3 of the statement and burned | minted << 128.
+    function _expectSettled(
+        Settlement.MeterStatement memory s,
+        bytes32 circuit,
+        uint256[5] memory burned,
+        uint256[5] memory minted
+    ) internal {
+        uint256[6] memory x = _inputs(s);
+        uint256[5] memory paid;
+        for (uint256 c; c < 5; ++c) {
+            paid[c] = burned[c] + minted[c] * 2 ** 128;
+        }
+        vm.expectEmit(address(settlement));
+        emit Settlement.Settled(s.jobId, circuit, provider, s.next.head, x[2], x[3], paid);
     }
 
     function _settle(Settlement.MeterStatement memory s) internal {

@@ -86,8 +86,10 @@ library Trapdoor {
     }
 
     /// @notice A valid proof of `input` for vk(ic0, k) and any k, as long as the inputs
-    ///         from k on are zero (their terms vanish); `c` picks one of the many.
+    ///         from k on are zero (their terms vanish); `c` picks one of the many. c ≡ 0
+    ///         would put C at infinity, which verifiers refuse: it is taken as c = 1.
     function prove(uint256 ic0, uint256[6] memory input, uint256 c) internal view returns (uint256[8] memory proof) {
+        if (c % R == 0) c = 1;
         uint256 v = ic0 % R;
         for (uint256 i; i < 6; ++i) {
             v = addmod(v, mulmod(input[i] % R, (ic0 + i + 1) % R, R), R);
