@@ -65,9 +65,9 @@ fn describe_settlement_error(e: &Settlement::SettlementErrors) -> String {
              the meter's key, over this deployment's chain id and settlement address"
         }
         E::InvalidProof(_) => {
-            "the proof does not verify against the statement (an epoch's with the meter's \
-             registered capacity, work's with its job id and work units): prove with the \
-             circuit registered under this circuit id, for this exact statement"
+            "the proof does not verify against the statement (an epoch's with the job's \
+             capacity, work's with its job id and work units): prove with the circuit \
+             registered under this circuit id, for this exact statement"
         }
         E::UnknownCircuit(_) => "no verifier is registered for this circuit id: deploy one for this N (zkmeter chain deploy)",
         E::UnknownWorkCircuit(_) => {
@@ -90,6 +90,26 @@ fn describe_settlement_error(e: &Settlement::SettlementErrors) -> String {
         E::JobNotOpen(_) => "the job was never opened or is closed",
         E::JobExpired(_) => "the job's settlement deadline has passed",
         E::ExpiryInPast(_) => "give an expiry (Unix seconds) after the current block's timestamp",
+        E::WrongRegistrationSignature(_) => {
+            "the meter's consent was not signed by the meter key for this provider, chain and \
+             settlement contract: sign MeterRegistration with the meter's own key"
+        }
+        E::MeterOwnedByOther(_) => "another provider registered this meter first; meters belong to their first registrant",
+        E::CapacityUnavailable(_) => {
+            "the meter's registration, less what its other open jobs hold, is smaller than the \
+             capacity asked for: ask for less, or wait until its other jobs close"
+        }
+        E::CapacityBelowOpenJobs(_) => {
+            "the meter's open jobs hold more than this capacity: close them first, or register more"
+        }
+        E::EpochEndsAfterNow(_) => {
+            "the epoch ends later than the chain's time plus the allowed clock skew: a meter \
+             cannot bill time that has not passed; check the meter's clock"
+        }
+        E::EpochEndsAfterExpiry(_) => "the epoch ends after the job's expiry: the job does not pay for time after it",
+        E::TotalTooLarge(_) => "a class's total does not fit its lane in the statement: settle smaller epochs",
+        E::WrongPublicInputCount(_) => "this verifier was made for another circuit kind (meter: 5 public inputs, workload: 4)",
+        E::ClockSkewTooLarge(_) => "the clock skew is capped: choose a smaller one",
         E::AccessControlUnauthorizedAccount(_) => "the sender lacks the role this call needs",
         _ => "",
     };

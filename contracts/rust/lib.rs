@@ -27,8 +27,8 @@
 //!   states, work status, balances; every transaction's receipt carries its gas.
 //! - [`anvil`]: starts the npm-installed anvil on a loopback port, for tests and
 //!   local development.
-//! - [`meter_signature`]: EIP-712 signing of a stream's new state with k256,
-//!   exactly as `Settlement.settle` checks it.
+//! - [`meter_signature`]: EIP-712 signing with k256 of a stream's new state and of
+//!   a meter's registration, exactly as the contract checks them.
 //!
 //! It does **not** prove (see `zkmeter-circuits`), verify off chain (see
 //! `zkmeter-verifier`), keep the meter's records or decide when to settle. The
@@ -42,10 +42,11 @@
 //! ```text
 //! let mut chain = EmbeddedChain::open(data_dir)?;
 //! let d = deploy(&mut chain, &[CircuitToDeploy { header, vk }], Some(&data_dir.join(DEPLOYMENT_FILE)))?;
-//! d.register_meter(&mut chain, provider, meter, &capacity)?;
+//! let consent = sign_registration(&meter_key, chain.chain_id(), d.settlement, provider);
+//! d.register_meter(&mut chain, provider, meter, &capacity, &consent)?;
 //! d.mint_tokens(&mut chain, consumer, amounts)?;
-//! let (job_id, _) = d.open_job(&mut chain, consumer, meter, expires_at, escrow)?;
-//! // build the epoch from d.stream_state(&mut chain, job_id)?, prove it, then:
+//! let job = d.open_job(&mut chain, consumer, meter, &job_capacity, expires_at, escrow)?;
+//! // build the epoch from job.genesis (later: d.stream_state(&mut chain, job_id)?), prove it, then:
 //! let sig = sign_state(&meter_key, chain.chain_id(), d.settlement, job_id, &statement.new);
 //! let settled = d.settle(&mut chain, anyone, slots, &statement, &encode_proof(&proof), &sig)?;
 //! println!("gas {}", settled.receipt.gas_used);
@@ -67,9 +68,9 @@ pub use deploy::{
 };
 pub use embedded::{EMBEDDED_CHAIN_ID, EmbeddedChain, STATE_FILE};
 pub use error::ChainError;
-pub use meter_signature::{meter_address, sign_state, state_digest};
+pub use meter_signature::{meter_address, sign_registration, sign_state, state_digest};
 pub use rpc::{RpcChain, load_private_key, parse_private_key};
-pub use settlement::{CLASSES, Job, Settled, WorkSettled, WorkStatus};
+pub use settlement::{CLASSES, Job, MeterInfo, Opened, Settled, SettledEpoch, WorkSettled, WorkStatus};
 
 /// Re-exported so callers need no alloy dependency of their own for addresses and amounts.
 pub use alloy::primitives::{Address, B256, U256};

@@ -1,9 +1,13 @@
-//! The meter's signature over its stream's new state, exactly as
-//! `Settlement.settle` checks it: EIP-712 with domain (name "zkmeter", version "1",
-//! the chain id, the settlement contract) and the struct
-//! `StreamState(address meter,uint64 jobId,uint256 head,uint64 seq,uint64 endMs)`,
+//! The meter's signatures, exactly as the settlement contract checks them: EIP-712
+//! with domain (name "zkmeter", version "1", the chain id, the settlement contract),
 //! signed with the meter's secp256k1 key (k256), low-s, as 65 bytes `r ‖ s ‖ v`
-//! with `v ∈ {27, 28}`.
+//! with `v ∈ {27, 28}`. Two structs:
+//!
+//! - `StreamState(address meter,uint64 jobId,uint256 head,uint64 seq,uint64 endMs)`:
+//!   the stream's new state, over every epoch `settle` takes;
+//! - `MeterRegistration(address meter,address provider)`: the meter's consent to be
+//!   registered by `provider` (`registerMeter`), so nobody can squat or front-run a
+//!   meter address without its key.
 
 use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::sol_types::{Eip712Domain, SolValue};
@@ -16,6 +20,12 @@ use zkmeter_circuits::StreamState;
 /// the contract's `STREAM_STATE_TYPEHASH`.
 pub fn stream_state_typehash() -> B256 {
     keccak256("StreamState(address meter,uint64 jobId,uint256 head,uint64 seq,uint64 endMs)")
+}
+
+/// `keccak256("MeterRegistration(address meter,address provider)")`, the contract's
+/// `METER_REGISTRATION_TYPEHASH`.
+pub fn registration_typehash() -> B256 {
+    keccak256("MeterRegistration(address meter,address provider)")
 }
 
 /// The EIP-712 domain of the settlement contract at `settlement` on `chain_id`.
@@ -43,6 +53,20 @@ pub fn state_digest(chain_id: u64, settlement: Address, meter: Address, job_id: 
     );
     let separator = domain(chain_id, settlement).separator();
     keccak256([&[0x19, 0x01][..], separator.as_slice(), struct_hash.as_slice()].concat())
+}
+
+/// The digest a meter signs to be registered by `provider` (what the contract's
+/// `registrationDigest` returns).
+pub fn registration_digest(chain_id: u64, settlement: Address, meter: Address, provider: Address) -> B256 {
+    let struct_hash = keccak256((registration_typehash(), meter, provider).abi_encode());
+    let separator = domain(chain_id, settlement).separator();
+    keccak256([&[0x19, 0x01][..], separator.as_slice(), struct_hash.as_slice()].concat())
+}
+
+/// The meter's consent to being registered by `provider` with the settlement
+/// contract at `settlement` on `chain_id`.
+pub fn sign_registration(key: &SigningKey, chain_id: u64, settlement: Address, provider: Address) -> [u8; 65] {
+    sign_digest(key, &registration_digest(chain_id, settlement, meter_address(key), provider))
 }
 
 /// The Ethereum address of a secp256k1 public key: the last 20 bytes of the

@@ -13,7 +13,8 @@ use alloy::sol_types::{SolCall, SolEvent};
 use ark_bn254::Fr;
 use ark_ff::{BigInt, PrimeField};
 use zkmeter_circuits::workload::WorkloadStatement;
-use zkmeter_circuits::{Capacity, MeterStatement, StreamState};
+use zkmeter_circuits::record::{USAGE_BITS, USAGE_OFFSETS};
+use zkmeter_circuits::{Capacity, MeterStatement, PerClass, StreamState};
 use zkmeter_verifier::proof_codec::PROOF_LEN;
 
 use crate::bindings::{ResourceToken, Settlement};
@@ -30,18 +31,60 @@ pub const CLASSES: usize = 5;
 pub struct Settled {
     /// The transaction.
     pub receipt: Receipt,
+    /// The epoch as the event tells it.
+    pub epoch: SettledEpoch,
+    /// Billed but not paid, per class, when the escrow ran short (`EscrowShortfall`).
+    pub unpaid: Option<[U256; CLASSES]>,
+}
+
+/// What one `Settled` event says, unpacked: the event packs the epoch's times and
+/// seqs and its totals exactly as the proof's public inputs x2 and x3, and each
+/// class's payment as `burned | minted << 128`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SettledEpoch {
     /// The job.
     pub job_id: u64,
+    /// The circuit that proved it.
+    pub circuit_id: B256,
     /// The provider paid.
     pub provider: Address,
+    /// Seq of the last record before the epoch.
+    pub prev_seq: u64,
+    /// End of the last record before the epoch (the job's opening time for the first).
+    pub prev_end_ms: u64,
     /// The stream's state after the epoch.
     pub state: StreamState,
+    /// Per-class usage of the epoch, in each class's base unit.
+    pub totals: PerClass,
     /// Tokens burned from the escrow, per class.
     pub burned: [U256; CLASSES],
     /// Tokens minted to the provider, per class (burned less the protocol fee).
     pub minted: [U256; CLASSES],
-    /// Billed but not paid, per class, when the escrow ran short (`EscrowShortfall`).
-    pub unpaid: Option<[U256; CLASSES]>,
+}
+
+impl SettledEpoch {
+    /// Unpacks a decoded `Settled` event.
+    pub fn from_event(e: &Settlement::Settled) -> Result<Self> {
+        let word = |x: U256, offset: usize, bits: usize| -> u64 {
+            let mask = (U256::from(1u8) << bits) - U256::from(1u8);
+            ((x >> offset) & mask).to::<u64>()
+        };
+        let (prev_seq, prev_end_ms, end_ms, count) =
+            (word(e.epoch, 0, 64), word(e.epoch, 64, 64), word(e.epoch, 128, 64), word(e.epoch, 192, 32));
+        let totals = PerClass(std::array::from_fn(|c| word(e.totals, USAGE_OFFSETS[c], USAGE_BITS[c])));
+        let half = |x: U256, high: bool| if high { x >> 128 } else { x & ((U256::from(1u8) << 128) - U256::from(1u8)) };
+        Ok(SettledEpoch {
+            job_id: e.jobId,
+            circuit_id: e.circuitId,
+            provider: e.provider,
+            prev_seq,
+            prev_end_ms,
+            state: StreamState { head: u256_to_fr(e.head)?, seq: prev_seq + count, end_ms },
+            totals,
+            burned: e.paid.map(|p| half(p, false)),
+            minted: e.paid.map(|p| half(p, true)),
+        })
+    }
 }
 
 /// Settled work: the receipt and what the `WorkSettled` event says.
@@ -85,6 +128,8 @@ pub struct Job {
     pub provider: Address,
     /// The meter.
     pub meter: Address,
+    /// The job's capacity per class (base units per ms), fixed when it was opened.
+    pub capacity: Capacity,
     /// Unix seconds.
     pub expires_at: u64,
     /// False once closed (or if never opened).
@@ -93,6 +138,43 @@ pub struct Job {
     pub state: StreamState,
     /// Escrow left, per class.
     pub escrow: [u128; CLASSES],
+}
+
+/// A meter's registration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MeterInfo {
+    /// Who registered it (zero: not registered).
+    pub provider: Address,
+    /// Whether an attestor approved it.
+    pub approved: bool,
+    /// Its registered capacity per class.
+    pub capacity: Capacity,
+    /// What its open jobs hold of that capacity, per class.
+    pub committed: Capacity,
+}
+
+/// A job just opened.
+#[derive(Clone, Debug)]
+pub struct Opened {
+    /// The transaction.
+    pub receipt: Receipt,
+    /// The new job's id.
+    pub job_id: u64,
+    /// Its stream's first state: the genesis head, seq 0 and the opening block's time in ms.
+    pub genesis: StreamState,
+}
+
+fn capacity_words(capacity: &Capacity) -> Result<[U48; CLASSES]> {
+    let mut cap = [U48::ZERO; CLASSES];
+    for (c, v) in capacity.0.iter().enumerate() {
+        cap[c] = U48::try_from(*v)
+            .map_err(|_| ChainError::Invalid(format!("capacity of class {c} is {v}, above 2^48 - 1")))?;
+    }
+    Ok(cap)
+}
+
+fn capacity_of(words: [U48; CLASSES]) -> Capacity {
+    PerClass(words.map(|c| c.to::<u64>()))
 }
 
 /// The contract's statement struct for a circuits-crate statement.
@@ -142,34 +224,37 @@ impl Deployment {
 
     /// Registers `meter` for `provider` (the transaction comes from the provider)
     /// with `capacity` per class, in base units per millisecond (each < 2^48).
+    /// `meter_signature` is the meter key's consent to being registered by this
+    /// provider ([`crate::meter_signature::sign_registration`]).
     pub fn register_meter(
         &self,
         chain: &mut dyn Chain,
         provider: Address,
         meter: Address,
         capacity: &Capacity,
+        meter_signature: &[u8; 65],
     ) -> Result<Receipt> {
-        let mut cap = [U48::ZERO; CLASSES];
-        for (c, v) in capacity.0.iter().enumerate() {
-            cap[c] = U48::try_from(*v)
-                .map_err(|_| ChainError::Invalid(format!("capacity of class {c} is {v}, above 2^48 - 1")))?;
-        }
-        let call = Settlement::registerMeterCall { meter, capacity: cap };
+        let call = Settlement::registerMeterCall {
+            meter,
+            capacity: capacity_words(capacity)?,
+            meterSignature: Bytes::copy_from_slice(meter_signature),
+        };
         self.send(chain, "register meter", provider, self.settlement, call)
     }
 
-    /// Opens a job from `consumer` with `meter`, escrowing `escrow` tokens per class
-    /// (the consumer must hold them); approves the settlement contract on the
-    /// token first if the consumer has not. Returns the job id and the receipt of
-    /// `openJob`.
+    /// Opens a job from `consumer` with `meter` and the job's `capacity` (at most
+    /// what the meter's registration has left beside its other open jobs),
+    /// escrowing `escrow` tokens per class (the consumer must hold them); approves
+    /// the settlement contract on the token first if the consumer has not.
     pub fn open_job(
         &self,
         chain: &mut dyn Chain,
         consumer: Address,
         meter: Address,
+        capacity: &Capacity,
         expires_at: u64,
         escrow: [u128; CLASSES],
-    ) -> Result<(u64, Receipt)> {
+    ) -> Result<Opened> {
         let approved = view(
             chain,
             "isApprovedForAll",
@@ -180,13 +265,14 @@ impl Deployment {
             let call = ResourceToken::setApprovalForAllCall { operator: self.settlement, approved: true };
             self.send(chain, "approve the settlement contract on the token", consumer, self.token, call)?;
         }
-        let call = Settlement::openJobCall { meter, expiresAt: expires_at, escrow };
+        let call = Settlement::openJobCall { meter, capacity: capacity_words(capacity)?, expiresAt: expires_at, escrow };
         let receipt = self.send(chain, "open job", consumer, self.settlement, call)?;
         let opened = self
             .event::<Settlement::JobOpened>(&receipt)
             .next()
             .ok_or_else(|| ChainError::Missing("openJob succeeded but emitted no JobOpened event".into()))?;
-        Ok((opened.jobId, receipt))
+        let genesis = StreamState { head: u256_to_fr(opened.genesisHead)?, seq: 0, end_ms: opened.startMs };
+        Ok(Opened { job_id: opened.jobId, genesis, receipt })
     }
 
     /// Closes a job (its provider any time, anyone after the deadline); the rest of
@@ -225,15 +311,7 @@ impl Deployment {
             .next()
             .ok_or_else(|| ChainError::Missing("settle succeeded but emitted no Settled event".into()))?;
         let unpaid = self.event::<Settlement::EscrowShortfall>(&receipt).next().map(|s| s.unpaid);
-        Ok(Settled {
-            job_id: e.jobId,
-            provider: e.provider,
-            state: StreamState { head: u256_to_fr(e.head)?, seq: e.seq, end_ms: e.endMs },
-            burned: e.burned,
-            minted: e.minted,
-            unpaid,
-            receipt,
-        })
+        Ok(Settled { epoch: SettledEpoch::from_event(&e)?, unpaid, receipt })
     }
 
     /// Sets the price of work, from the deployer (GOVERNANCE_ROLE): `amount` base
@@ -362,6 +440,7 @@ impl Deployment {
             consumer: j.consumer,
             provider: j.provider,
             meter: j.meter,
+            capacity: capacity_of(j.capacity),
             expires_at: j.expiresAt,
             open: j.status == 1,
             state: StreamState { head: u256_to_fr(j.state.head)?, seq: j.state.seq, end_ms: j.state.endMs },
@@ -389,9 +468,14 @@ impl Deployment {
         b.try_into().map_err(|_| ChainError::Decode { what: "balanceOfBatch".into(), reason: "not 5 balances".into() })
     }
 
-    /// Who registered `meter`, whether it is approved, and its capacity.
-    pub fn meter_info(&self, chain: &mut dyn Chain, meter: Address) -> Result<(Address, bool, Capacity)> {
+    /// `meter`'s registration (provider zero if it has none).
+    pub fn meter_info(&self, chain: &mut dyn Chain, meter: Address) -> Result<MeterInfo> {
         let m = view(chain, "meterInfo", self.settlement, Settlement::meterInfoCall { meter })?;
-        Ok((m.provider, m.approved, zkmeter_circuits::PerClass(m.capacity.map(|c| c.to::<u64>()))))
+        Ok(MeterInfo {
+            provider: m.provider,
+            approved: m.approved,
+            capacity: capacity_of(m.capacity),
+            committed: capacity_of(m.committed),
+        })
     }
 }

@@ -43,6 +43,14 @@ contract SettlementTest is SettlementFixture {
         assertEq(settlement.GENESIS_TAG(), "zkmeter.stream.v2");
     }
 
+    /// @dev EIP-170: a chain refuses to deploy more than 24 576 bytes of runtime code,
+    ///      and forge's test EVM does not enforce it.
+    function test_deployableContractsFitTheCodeSizeLimit() public view {
+        assertLe(address(settlement).code.length, 24_576, "Settlement");
+        assertLe(address(token).code.length, 24_576, "ResourceToken");
+        assertLe(address(verifier).code.length, 24_576, "Groth16Verifier");
+    }
+
     function test_constructorRefusesZeroAddresses() public {
         vm.expectRevert(Settlement.ZeroAddress.selector);
         new Settlement(ResourceToken(address(0)), admin);

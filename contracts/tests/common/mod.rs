@@ -9,10 +9,11 @@ use k256::ecdsa::SigningKey;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use zkmeter_circuits::{
-    CircuitShape, MeterProver, MeterStatement, PerClass, ResourceClass, StreamId, StreamState, UsageRecord, build_epoch,
-    keys,
+    CircuitShape, MeterProver, MeterStatement, PerClass, StreamId, StreamState, UsageRecord, build_epoch, keys,
 };
-use zkmeter_contracts::{Address, Chain, CircuitToDeploy, DEV_ACCOUNTS, Deployment, deploy, meter_address};
+use zkmeter_contracts::{
+    Address, Chain, CircuitToDeploy, DEV_ACCOUNTS, Deployment, deploy, meter_address, sign_registration,
+};
 
 /// Record slots of the test circuit.
 pub const SLOTS: u32 = 2;
@@ -47,25 +48,29 @@ pub fn consumer() -> Address {
     DEV_ACCOUNTS[2]
 }
 
-/// Deploys, registers the meter, issues tokens to the consumer and opens a job.
+/// Deploys, registers the meter (with its consent), issues tokens to the consumer
+/// and opens a job with the meter's whole capacity.
 pub fn setup_job(chain: &mut dyn Chain, prover: &MeterProver, out: Option<&std::path::Path>) -> (Deployment, u64) {
     let header = &prover.shape().header;
     let d = deploy(chain, &[CircuitToDeploy { header, vk: prover.verifying_key() }], out).expect("deploy");
-    d.register_meter(chain, provider(), meter_address(&meter_key()), &CAPACITY).expect("register meter");
+    let consent = sign_registration(&meter_key(), chain.chain_id(), d.settlement, provider());
+    d.register_meter(chain, provider(), meter_address(&meter_key()), &CAPACITY, &consent).expect("register meter");
     d.mint_tokens(chain, consumer(), ISSUED).expect("mint");
     let expires = chain.block().expect("block").timestamp + 3600;
-    let (job, _) = d.open_job(chain, consumer(), meter_address(&meter_key()), expires, ESCROW).expect("open job");
-    (d, job)
+    let opened =
+        d.open_job(chain, consumer(), meter_address(&meter_key()), &CAPACITY, expires, ESCROW).expect("open job");
+    (d, opened.job_id)
 }
 
-/// Epoch `k` (1, 2, …) of two records continuing `prev`, proven.
+/// Epoch `k` (1, 2, …) of two records continuing `prev`, proven: 4.1 s from the
+/// settled end, billing GPU time and energy in one stream.
 pub fn epoch(prover: &MeterProver, job_id: u64, prev: StreamState, k: u64) -> (MeterStatement, Proof<Bn254>) {
     let meter: [u8; 20] = meter_address(&meter_key()).into();
     let stream = StreamId { meter, job_id };
-    let t0 = prev.end_ms.max(1_000) + 100;
+    let t0 = prev.end_ms + 100;
     let records = [
-        UsageRecord { seq: prev.seq + 1, start_ms: t0, end_ms: t0 + 3_000, class: ResourceClass::Gpu, quantity: 20_000 + k },
-        UsageRecord { seq: prev.seq + 2, start_ms: t0 + 3_000, end_ms: t0 + 4_000, class: ResourceClass::Energy, quantity: 7_000 },
+        UsageRecord { seq: prev.seq + 1, start_ms: t0, end_ms: t0 + 3_000, usage: PerClass([20_000 + k, 0, 0, 0, 3_000]) },
+        UsageRecord { seq: prev.seq + 2, start_ms: t0 + 3_000, end_ms: t0 + 4_000, usage: PerClass([0, 0, 0, 0, 7_000]) },
     ];
     let (statement, witness) =
         build_epoch(stream, prev, &records, CAPACITY, Fr::from(4242 + k), SLOTS as usize).expect("valid records");
@@ -98,8 +103,10 @@ pub fn settle_and_refuse_replays<C: Chain>(
 
     let meter = meter_address(&meter_key());
     let chain_id = chain.chain_id();
-    let genesis = StreamId { meter: meter.into(), job_id: job }.genesis();
-    assert_eq!(d.stream_state(&mut chain, job).unwrap(), genesis, "a new job starts at its genesis state");
+    let genesis = d.stream_state(&mut chain, job).unwrap();
+    let opened_ms = chain.block().unwrap().timestamp * 1000;
+    assert_eq!(genesis, StreamId { meter: meter.into(), job_id: job }.genesis(genesis.end_ms), "a new job starts at its genesis state");
+    assert!(genesis.end_ms <= opened_ms && genesis.end_ms % 1000 == 0, "… at the opening block's time");
     let provider_before = d.balances(&mut chain, provider()).unwrap();
     let consumer_before = d.balances(&mut chain, consumer()).unwrap();
     assert_eq!(consumer_before.map(|b| b.to::<u128>()), std::array::from_fn(|c| ISSUED[c] - ESCROW[c]));
@@ -132,15 +139,18 @@ pub fn settle_and_refuse_replays<C: Chain>(
     let sig = sign_state(&meter_key(), chain_id, d.settlement, job, &statement.new);
     let settled = d.settle(&mut chain, provider(), SLOTS, &statement, &encode_proof(&proof), &sig).unwrap();
     let totals = statement.totals.0.map(U256::from);
-    assert_eq!(settled.job_id, job);
-    assert_eq!(settled.provider, provider());
-    assert_eq!(settled.state, statement.new);
-    assert_eq!(settled.burned, totals, "tariff 1:1, escrow covers the bill");
-    assert_eq!(settled.minted, totals, "no protocol fee");
+    let e = &settled.epoch;
+    assert_eq!(e.job_id, job);
+    assert_eq!(e.provider, provider());
+    assert_eq!(e.state, statement.new);
+    assert_eq!((e.prev_seq, e.prev_end_ms), (statement.prev.seq, statement.prev.end_ms));
+    assert_eq!(e.totals, statement.totals);
+    assert_eq!(e.burned, totals, "tariff 1:1, escrow covers the bill");
+    assert_eq!(e.minted, totals, "no protocol fee");
     assert!(settled.unpaid.is_none());
     // Events: the token burned from the escrow and minted to the provider.
     let transfers: Vec<ResourceToken::TransferBatch> = d.event(&settled.receipt).collect();
-    assert_eq!(transfers.len(), 2, "one burnBatch, one mintBatch");
+    assert_eq!(transfers.len(), 2, "one batch burn, one batch mint");
     assert_eq!((transfers[0].from, transfers[0].to), (d.settlement, Address::ZERO));
     assert_eq!((transfers[1].from, transfers[1].to), (Address::ZERO, provider()));
     let first = settled.receipt.gas_used;
@@ -177,7 +187,7 @@ pub fn settle_and_refuse_replays<C: Chain>(
     let err = d.settle(&mut chain, provider(), SLOTS, &next, &encode_proof(&proof), &sig2).unwrap_err();
     assert!(err.is_revert_with("InvalidProof"), "{err}");
     let settled2 = d.settle(&mut chain, provider(), SLOTS, &next, &encode_proof(&proof2), &sig2).unwrap();
-    assert_eq!(settled2.state, next.new);
+    assert_eq!(settled2.epoch.state, next.new);
     assert_eq!(d.stream_state(&mut chain, job).unwrap(), next.new);
     Gas { first, second: settled2.receipt.gas_used }
 }
