@@ -13,7 +13,6 @@ mod common;
 use common::*;
 use std::time::{Duration, Instant};
 use zkmeter_circuits::keys::{KeyKind, key_paths, write_key};
-use zkmeter_circuits::StreamId;
 use zkmeter_contracts::{Chain, DEPLOYMENT_FILE, EmbeddedChain, deploy, meter_address, sign_state};
 use zkmeter_service::config::Config;
 use zkmeter_service::convert::submit_request;
@@ -35,15 +34,20 @@ fn prepare(dir: &std::path::Path, prover: &zkmeter_circuits::MeterProver, client
     let header = &prover.shape().header;
     let d = deploy(&mut chain, &[zkmeter_contracts::CircuitToDeploy { header, vk: prover.verifying_key() }], Some(&chain_dir.join(DEPLOYMENT_FILE))).unwrap();
     let meter = meter_address(&meter_key());
-    d.register_meter(&mut chain, provider(), meter, &CAPACITY).unwrap();
+    // One meter serves every client's job, each with the test capacity: a meter's
+    // open jobs share its registration, so it registers that many times over.
+    let consent = zkmeter_contracts::sign_registration(&meter_key(), chain.chain_id(), d.settlement, provider());
+    let registered = zkmeter_circuits::PerClass(CAPACITY.0.map(|c| c * clients as u64));
+    d.register_meter(&mut chain, provider(), meter, &registered, &consent).unwrap();
+    let job_capacity = CAPACITY;
     let per_job = [30_000 * per_client as u128, 0, 0, 0, 10_000 * per_client as u128];
     d.mint_tokens(&mut chain, consumer(), per_job.map(|a| a * clients as u128)).unwrap();
     let expires = chain.block().unwrap().timestamp + 3600;
     let circuit_id = d.circuits[0].circuit_id;
     (0..clients)
         .map(|_| {
-            let (job, _) = d.open_job(&mut chain, consumer(), meter, expires, per_job).unwrap();
-            let mut state = StreamId { meter: meter.into(), job_id: job }.genesis();
+            let opened = d.open_job(&mut chain, consumer(), meter, &job_capacity, expires, per_job).unwrap();
+            let (job, mut state) = (opened.job_id, opened.genesis);
             (1..=per_client as u64)
                 .map(|k| {
                     let (s, proof) = epoch(prover, job, state, k);

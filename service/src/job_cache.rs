@@ -1,6 +1,6 @@
 //! What the cheap checks need from the chain about a job — its meter, its
-//! settled state and the meter's registered capacity — read once and kept for a
-//! short while.
+//! capacity (fixed when it was opened), whether it is open, and its settled state —
+//! read once and kept for a short while.
 //!
 //! Two reasons: a submission would otherwise cost two chain reads (two JSON-RPC
 //! round trips on a node), and a node that is down must not stop submissions for
@@ -8,17 +8,15 @@
 //! last capacity read, receipts are kept, and the settler retries until the node
 //! is back. A job unknown to the cache still needs the chain.
 //!
-//! A stale capacity can only make a proof fail verification (the proof then
-//! names a capacity the service did not use), never make a bad proof pass: the
-//! contract checks it again against its own registry. A stale settled state is
-//! never trusted over the receipt store, which knows every state this service
-//! moved the stream to.
+//! A job's capacity never changes, so the cache holds it exactly. A stale settled
+//! state is never trusted over the receipt store, which knows every state this
+//! service moved the stream to; a job closed since it was read is caught by the
+//! contract at settlement.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
-use zkmeter_circuits::Capacity;
 use zkmeter_contracts::{Address, Job};
 
 use crate::chain_worker::ChainWorker;
@@ -26,10 +24,8 @@ use crate::chain_worker::ChainWorker;
 /// A job as the chain last said.
 #[derive(Clone, Debug)]
 pub struct JobView {
-    /// The job (consumer, meter, settled state…).
+    /// The job (consumer, meter, capacity, settled state…).
     pub job: Job,
-    /// Its meter's registered capacity.
-    pub capacity: Capacity,
     /// Read from the chain longer ago than the cache's time to live, because the
     /// chain could not be read now.
     pub stale: bool,
@@ -82,17 +78,13 @@ impl JobCache {
         }
         let read = self
             .chain
-            .run(move |chain, d| {
-                let job = d.job(chain, job_id)?;
-                let capacity = if job.consumer == Address::ZERO { Capacity::default() } else { d.meter_info(chain, job.meter)?.2 };
-                Ok::<_, zkmeter_contracts::ChainError>((job, capacity))
-            })
+            .run(move |chain, d| d.job(chain, job_id))
             .await
             .map_err(|e| e.to_string())
             .and_then(|r| r.map_err(|e| e.to_string()));
         match (read, cached) {
-            (Ok((job, capacity)), _) => {
-                let view = JobView { job, capacity, stale: false };
+            (Ok(job), _) => {
+                let view = JobView { job, stale: false };
                 if view.job.consumer != Address::ZERO {
                     self.entries.lock().expect("job cache lock").insert(job_id, (Instant::now(), view.clone()));
                 }

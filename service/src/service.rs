@@ -28,9 +28,8 @@ const PUBLIC_INPUT_LAYOUT: [&str; zkmeter_circuits::PUBLIC_INPUTS] = [
     "x0: head of the stream's hash chain before the epoch",
     "x1: head after the epoch",
     "x2: prev.seq | prev.end_ms << 64 | next.end_ms << 128 | record_count << 192",
-    "x3: totals of gpu | cpu << 64 | storage << 128 (64 bits each)",
-    "x4: totals of network | energy << 64",
-    "x5: capacities per ms, 48 bits per class: gpu | cpu << 48 | storage << 96 | network << 144 | energy << 192",
+    "x3: totals: gpu (44 bits) | cpu << 44 (44) | storage << 88 (64) | network << 152 (52) | energy << 204 (48)",
+    "x4: the job's capacities per ms, 48 bits per class: gpu | cpu << 48 | storage << 96 | network << 144 | energy << 192",
 ];
 
 /// The same for a workload circuit.
@@ -70,7 +69,9 @@ fn status(e: SubmitError) -> Status {
         }
         SubmitError::BadSignature => Status::permission_denied(message),
         SubmitError::UnknownCircuit(_) | SubmitError::UnknownStream(_) => Status::not_found(message),
-        SubmitError::WrongMeter { .. } | SubmitError::WrongState { .. } => Status::failed_precondition(message),
+        SubmitError::WrongMeter { .. } | SubmitError::WrongState { .. } | SubmitError::JobClosed(_) => {
+            Status::failed_precondition(message)
+        }
         SubmitError::Conflict { .. } => Status::already_exists(message),
         SubmitError::Store(StoreError::Unavailable { .. }) | SubmitError::Chain(_) => Status::unavailable(message),
         SubmitError::Store(_) => Status::internal(message),
@@ -85,6 +86,7 @@ fn outcome_label(e: &SubmitError) -> &'static str {
         SubmitError::BadSignature => "bad_signature",
         SubmitError::UnknownCircuit(_) => "unknown_circuit",
         SubmitError::UnknownStream(_) | SubmitError::WrongMeter { .. } => "unknown_stream",
+        SubmitError::JobClosed(_) => "job_closed",
         SubmitError::WrongState { .. } => "wrong_state",
         SubmitError::Conflict { .. } => "conflict",
         SubmitError::Store(_) | SubmitError::Chain(_) => "unavailable",
@@ -322,7 +324,8 @@ impl VerifierService for Verifier {
             meter: job.meter.to_vec(),
             settled: Some(state_message(&job.state)),
             latest: Some(state_message(&latest)),
-            capacity: view.capacity.0.to_vec(),
+            capacity: job.capacity.0.to_vec(),
+            open: job.open,
         }))
     }
 

@@ -66,6 +66,9 @@ pub enum SubmitError {
     /// No job with this id on the chain.
     #[error("unknown stream: job {0} does not exist on the settlement contract; open the job first")]
     UnknownStream(u64),
+    /// The job is closed: nothing settles on it any more.
+    #[error("job {0} is closed on the settlement contract: a closed job settles nothing more; stop metering it")]
+    JobClosed(u64),
     /// The job exists but is served by another meter.
     #[error("job {job} is served by meter {expected}, not {given}")]
     WrongMeter {
@@ -125,7 +128,7 @@ impl From<ChainUnavailable> for SubmitError {
 pub struct Checked {
     /// Its circuit.
     pub circuit: Arc<Circuit>,
-    /// Its statement, with the stream's registered capacity.
+    /// Its statement, with the job's capacity.
     pub statement: MeterStatement,
     /// The decoded proof.
     pub proof: Proof<Bn254>,
@@ -205,14 +208,17 @@ pub async fn check(
     }
 
     let job_id = s.job_id;
-    let crate::job_cache::JobView { job, capacity, .. } = jobs.get(job_id).await?;
+    let job = jobs.get(job_id).await?.job;
     if job.consumer == Address::ZERO {
         return Err(SubmitError::UnknownStream(job_id));
+    }
+    if !job.open {
+        return Err(SubmitError::JobClosed(job_id));
     }
     if job.meter != meter {
         return Err(SubmitError::WrongMeter { job: job_id, expected: job.meter, given: meter });
     }
-    statement.capacity = capacity;
+    statement.capacity = job.capacity;
     statement.check().map_err(|e| SubmitError::BadStatement(e.to_string()))?;
 
     let latest = latest_state(store, chain.chain_id(), job_id, job.state).await?;
@@ -268,7 +274,7 @@ pub async fn reverify(r: &Receipt, circuits: &Circuits, jobs: &JobCache, batcher
         .get(&B256::from(r.circuit_id))
         .ok_or_else(|| format!("circuit {} is not configured any more", hex::encode(r.circuit_id)))?
         .clone();
-    let capacity = jobs.get(r.job_id).await.map_err(|e| e.to_string())?.capacity;
+    let capacity = jobs.get(r.job_id).await.map_err(|e| e.to_string())?.job.capacity;
     let statement = receipt_statement(r, capacity).map_err(|e| e.to_string())?;
     let proof = decode_proof(&r.proof).map_err(|e| e.to_string())?;
     batcher.verify(circuit, proof, statement.public_inputs().to_vec()).await.map_err(|e| e.to_string())

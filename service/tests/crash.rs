@@ -77,10 +77,9 @@ async fn wait_for(client: &mut Client, id: &[u8], what: &str, done: impl Fn(&pro
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_each_point_loses_nothing_and_settles_once() {
     let dir = tempfile::tempdir().unwrap();
-    let (prover, job, chain_id) = prepare(dir.path());
+    let (prover, job, chain_id, genesis) = prepare(dir.path());
     let d = Deployment::load(&dir.path().join("chain").join(DEPLOYMENT_FILE)).unwrap();
     let circuit_id = d.circuits[0].circuit_id;
-    let genesis = zkmeter_circuits::StreamId { meter: zkmeter_contracts::meter_address(&meter_key()).into(), job_id: job }.genesis();
     let submit = |s: &MeterStatement, proof: &ark_groth16::Proof<ark_bn254::Bn254>| {
         let sig = sign_state(&meter_key(), chain_id, d.settlement, job, &s.new);
         request(circuit_id.as_slice(), s, &encode_proof(proof), &sig)

@@ -11,7 +11,7 @@ mod support;
 use common::*;
 use std::process::Command;
 use support::*;
-use zkmeter_contracts::{DEPLOYMENT_FILE, Deployment, meter_address, sign_state};
+use zkmeter_contracts::{DEPLOYMENT_FILE, Deployment, sign_state};
 use zkmeter_service::convert::fr_bytes;
 use zkmeter_service::proto::{self, ReceiptStatus};
 use zkmeter_verifier::encode_proof;
@@ -37,10 +37,9 @@ fn python() -> Option<String> {
 async fn python_grpcio_through_reflection_submits_and_reads_the_receipt() {
     let Some(python) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let (prover, job, chain_id) = prepare(dir.path());
+    let (prover, job, chain_id, genesis) = prepare(dir.path());
     let d = Deployment::load(&dir.path().join("chain").join(DEPLOYMENT_FILE)).unwrap();
     let (mut client, url) = start(dir.path()).await;
-    let genesis = zkmeter_circuits::StreamId { meter: meter_address(&meter_key()).into(), job_id: job }.genesis();
     let (s, proof) = epoch(&prover, job, genesis, 1);
     let state = |x: &zkmeter_circuits::StreamState| {
         serde_json::json!({ "head": hex::encode(fr_bytes(&x.head)), "seq": x.seq, "end_ms": x.end_ms })

@@ -25,18 +25,17 @@ fn code(result: Result<tonic::Response<proto::SubmitProofResponse>, tonic::Statu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submits_verifies_settles_and_refuses_bad_input() {
     let dir = tempfile::tempdir().unwrap();
-    let (prover, job, chain_id) = prepare(dir.path());
+    let (prover, job, chain_id, genesis) = prepare(dir.path());
     let (mut client, url) = start(dir.path()).await;
     let deployment = zkmeter_contracts::Deployment::load(&dir.path().join("chain").join(DEPLOYMENT_FILE)).unwrap();
     let circuit = client.get_circuit(proto::GetCircuitRequest::default()).await.unwrap().into_inner();
     assert_eq!(circuit.slots, SLOTS);
-    assert_eq!(circuit.public_inputs.len(), 6);
+    assert_eq!(circuit.public_inputs.len(), 5);
     assert_eq!(circuit.verifier_contract, deployment.circuits[0].verifier.to_vec());
     assert_eq!((circuit.chain_id, circuit.settlement_contract), (chain_id, deployment.settlement.to_vec()), "the meters' EIP-712 domain");
     let circuit_id = circuit.circuit_id;
 
     let state = client.get_stream_state(proto::GetStreamStateRequest { job_id: job }).await.unwrap().into_inner();
-    let genesis = zkmeter_circuits::StreamId { meter: zkmeter_contracts::meter_address(&meter_key()).into(), job_id: job }.genesis();
     assert_eq!(state.latest.unwrap().head, fr_bytes(&genesis.head).to_vec());
     assert_eq!(state.capacity, CAPACITY.0.to_vec(), "the meter's registered capacity");
 
@@ -273,7 +272,7 @@ async fn settles_workload_proofs_and_refuses_bad_ones() {
     use zkmeter_service::work_submission::work_id;
 
     let dir = tempfile::tempdir().unwrap();
-    let (_, job, chain_id) = prepare(dir.path());
+    let (_, job, chain_id, _) = prepare(dir.path());
     let work = Workload::new(1);
     let (_, vk_path) = workload_key_paths(&dir.path().join("keys"), work.prover.plan());
     write_key(&vk_path, KeyKind::Verifying, &work.prover.shape().header, work.prover.verifying_key()).unwrap();

@@ -22,10 +22,10 @@ use std::time::Duration;
 use support::proxy::Proxy;
 use support::*;
 use tonic::Code;
-use zkmeter_circuits::{MeterStatement, StreamId};
+use zkmeter_circuits::MeterStatement;
 use zkmeter_circuits::keys::{KeyKind, key_paths, write_key};
 use zkmeter_contracts::anvil::{AnvilNode, anvil_binary};
-use zkmeter_contracts::{DEV_PRIVATE_KEYS, meter_address, sign_state};
+use zkmeter_contracts::{DEV_PRIVATE_KEYS, sign_state};
 use zkmeter_service::proto::{self, ReceiptStatus};
 use zkmeter_verifier::encode_proof;
 
@@ -57,7 +57,8 @@ impl Meter {
     /// Proves, submits and waits for the settlement of the job's first epoch:
     /// its statement and receipt id.
     async fn settle_first_epoch(&self, client: &mut Client, prover: &zkmeter_circuits::MeterProver) -> (MeterStatement, Vec<u8>) {
-        let genesis = StreamId { meter: meter_address(&meter_key()).into(), job_id: self.job }.genesis();
+        let state = client.get_stream_state(proto::GetStreamStateRequest { job_id: self.job }).await.unwrap().into_inner();
+        let genesis = zkmeter_service::convert::stream_state("latest", state.latest.as_ref()).unwrap();
         let (first, proof) = epoch(prover, self.job, genesis, 1);
         let receipt = client.submit_proof(self.request(&first, &proof)).await.unwrap().into_inner().receipt.unwrap();
         assert_eq!(settled(client, &receipt.id).await.status, ReceiptStatus::Settled as i32);
@@ -154,7 +155,7 @@ async fn a_database_outage_gets_unavailable_and_loses_nothing() {
         return required("ZKMETER_TEST_POSTGRES_URL is not set", "bash store/scripts/start-postgres.sh");
     };
     let dir = tempfile::tempdir().unwrap();
-    let (prover, job, chain_id) = prepare(dir.path());
+    let (prover, job, chain_id, _) = prepare(dir.path());
     let (server, schema_url) = postgres_schema(&url, "outage").await;
     let proxy = Proxy::start(server).await;
     let proxied = schema_url.replacen(&server.to_string(), &proxy.addr().to_string(), 1);

@@ -7,7 +7,7 @@ pub mod proxy;
 use crate::common::*;
 use std::path::Path;
 use std::time::Duration;
-use zkmeter_circuits::MeterStatement;
+use zkmeter_circuits::{MeterStatement, StreamState};
 use zkmeter_circuits::keys::{KeyKind, key_paths, write_key};
 use zkmeter_contracts::{Chain, DEPLOYMENT_FILE, EmbeddedChain};
 use zkmeter_service::config::Config;
@@ -17,15 +17,17 @@ use zkmeter_service::proto::{self, ReceiptStatus};
 pub type Client = VerifierServiceClient<tonic::transport::Channel>;
 
 /// A data directory with keys for N = SLOTS, an embedded chain with the
-/// contracts deployed, a registered meter and an open job.
-pub fn prepare(dir: &Path) -> (zkmeter_circuits::MeterProver, u64, u64) {
+/// contracts deployed, a registered meter and an open job: the prover, the job,
+/// the chain id and the job's genesis state (the stream starts when it was opened).
+pub fn prepare(dir: &Path) -> (zkmeter_circuits::MeterProver, u64, u64, StreamState) {
     let prover = prover();
     let (_, vk_path) = key_paths(&dir.join("keys"), SLOTS);
     write_key(&vk_path, KeyKind::Verifying, &prover.shape().header, prover.verifying_key()).unwrap();
     let chain_dir = dir.join("chain");
     let mut chain = EmbeddedChain::open(&chain_dir).unwrap();
-    let (_, job) = setup_job(&mut chain, &prover, Some(&chain_dir.join(DEPLOYMENT_FILE)));
-    (prover, job, chain.chain_id())
+    let (d, job) = setup_job(&mut chain, &prover, Some(&chain_dir.join(DEPLOYMENT_FILE)));
+    let genesis = d.stream_state(&mut chain, job).unwrap();
+    (prover, job, chain.chain_id(), genesis)
 }
 
 /// Serves the data directory in this process on a free loopback port; returns
