@@ -62,8 +62,10 @@ pub struct RemoteStream {
     pub settled: StreamState,
     /// Latest accepted (settled or not).
     pub latest: StreamState,
-    /// The meter's registered capacity.
+    /// The job's capacity, fixed when it was opened.
     pub capacity: Capacity,
+    /// Whether the job is open.
+    pub open: bool,
 }
 
 /// Where a submitted epoch's receipt stands.
@@ -126,6 +128,7 @@ impl VerifierClient {
             settled: state("settled", r.settled.as_ref())?,
             latest: state("latest", r.latest.as_ref())?,
             capacity: PerClass(capacity),
+            open: r.open,
         })
     }
 

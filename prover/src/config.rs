@@ -3,7 +3,7 @@
 //! on loopback.
 //!
 //! ```toml
-//! data_dir = "/var/lib/zkmeter-prover"        # stream logs (streams/job-<id>.log)
+//! data_dir = "/var/lib/zkmeter-prover"        # stream logs (streams/job-<id>.v2.log)
 //! keys_dir = "/var/lib/zkmeter/keys"          # default: the zkmeter data directory's keys/
 //! slots = 32                                  # record slots N of the proving key (keys/meter-N.pk)
 //! verifier_url = "http://127.0.0.1:50051"
@@ -28,11 +28,18 @@
 //! backoff_max_ms = 30000
 //! poll_ms = 250
 //!
-//! [[stream]]
+//! [[stream]]                                  # one per job: every class the job is billed for
 //! job_id = 1
 //! key_file = "/etc/zkmeter/meter-1.key"      # `zkmeter keys new --out …`
-//! capacity = { cpu = 64 }                     # as registered on chain, per ms of each class
-//! meter = { kind = "cpu", cgroup = "/sys/fs/cgroup/job1" }
+//! capacity = { gpu = 8, energy = 700000, network = 12500000 }  # optional: checked against the job's
+//! [[stream.source]]
+//! kind = "gpu"                                # busy time, GPU-ms
+//! [[stream.source]]
+//! kind = "gpu"
+//! measure = "energy"                          # the GPUs' energy counter, mJ
+//! [[stream.source]]
+//! kind = "network"
+//! interfaces = ["eth0"]
 //!
 //! [[workload]]                                # workload proofs: paid per verified multiply-accumulate
 //! job_id = 2
@@ -172,7 +179,7 @@ pub struct SubmitConfig {
     pub request_timeout_ms: u64,
 }
 
-/// One stream: a meter serving a job.
+/// One stream: a meter serving a job, with a source per class it bills.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StreamConfig {
@@ -180,12 +187,15 @@ pub struct StreamConfig {
     pub job_id: u64,
     /// The meter's key file (`zkmeter keys new`).
     pub key_file: PathBuf,
-    /// The capacity the meter is registered with (per ms of each class); a
-    /// reading above `capacity × duration` is cut down to it (and counted in
+    /// The job's capacity (per ms of each class), fixed when the job was opened;
+    /// default: learned from the verifier service. Given, it must equal the job's.
+    /// A reading above `capacity × duration` is cut down to it (and counted in
     /// `zkmeter_prover_clamped_records`), since no proof could bill it.
-    pub capacity: Capacity,
-    /// What to meter.
-    pub meter: MeterConfig,
+    #[serde(default)]
+    pub capacity: Option<Capacity>,
+    /// What to meter: one source per class (`[[stream.source]]`).
+    #[serde(rename = "source")]
+    pub sources: Vec<MeterConfig>,
     /// Stop metering after this many records (demos and tests); default: never.
     #[serde(default)]
     pub stop_after_records: Option<u64>,
@@ -286,7 +296,23 @@ impl Config {
         let mut jobs: Vec<u64> = self.streams.iter().map(|s| s.job_id).collect();
         jobs.sort_unstable();
         if let Some(w) = jobs.windows(2).find(|w| w[0] == w[1]) {
-            return invalid(format!("job {} has two [[stream]] entries: one meter stream per job", w[0]));
+            return invalid(format!("job {} has two [[stream]] entries: one stream per job, with a [[stream.source]] per class", w[0]));
+        }
+        for stream in &self.streams {
+            let job = stream.job_id;
+            if stream.sources.is_empty() {
+                return invalid(format!("the stream of job {job} has no [[stream.source]]: add one per class it meters"));
+            }
+            let classes: Vec<_> = stream.sources.iter().map(MeterConfig::class).collect();
+            if let Some((i, class)) = classes.iter().enumerate().find(|(i, c)| classes[..*i].contains(c)) {
+                return invalid(format!(
+                    "the stream of job {job} has two sources of class {class} (source {} and an earlier one): one source per class",
+                    i + 1
+                ));
+            }
+            if stream.sources.len() > 1 && stream.sources.iter().any(|s| matches!(s, MeterConfig::Replay { .. })) {
+                return invalid(format!("the stream of job {job}: a replay plays recorded intervals of its own and must be the only source"));
+            }
         }
         let mut jobs: Vec<u64> = self.workloads.iter().map(|w| w.job_id).collect();
         jobs.sort_unstable();
@@ -308,6 +334,13 @@ impl Config {
 
     /// The log file of a job's stream.
     pub fn stream_log(&self, job_id: u64) -> PathBuf {
+        self.data_dir.join("streams").join(format!("job-{job_id}.v2.log"))
+    }
+
+    /// Where a log of the retired meter statement v1 would be (one class per
+    /// stream, streams not anchored to the chain's clock): the daemon refuses to
+    /// start beside one, since its epochs cannot settle on a v2 contract.
+    pub fn retired_stream_log(&self, job_id: u64) -> PathBuf {
         self.data_dir.join("streams").join(format!("job-{job_id}.log"))
     }
 }
@@ -315,6 +348,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::meter::{Direction, GpuMeasure};
     use zkmeter_circuits::ResourceClass;
 
     /// The TOML example of the module doc, read from this file so the test and
@@ -336,7 +370,7 @@ mod tests {
         job_id = 1
         key_file = "meter.key"
         capacity = { cpu = 64 }
-        meter = { kind = "synthetic", class = "cpu", rate = 1000 }
+        source = [{ kind = "synthetic", class = "cpu", rate = 1000 }]
     "#;
 
     fn parse(text: &str) -> Config {
@@ -347,12 +381,6 @@ mod tests {
         let path = dir.path().join("prover.toml");
         std::fs::write(&path, text).unwrap();
         path
-    }
-
-    fn cpu(v: u64) -> Capacity {
-        let mut c = Capacity::default();
-        c.set(ResourceClass::Cpu, v);
-        c
     }
 
     #[test]
@@ -373,8 +401,19 @@ mod tests {
         assert_eq!(config.streams.len(), 1);
         let stream = &config.streams[0];
         assert_eq!((stream.job_id, stream.key_file.as_path()), (1, Path::new("/etc/zkmeter/meter-1.key")));
-        assert_eq!(stream.capacity, cpu(64));
-        assert_eq!(stream.meter, MeterConfig::Cpu { cgroup: Some("/sys/fs/cgroup/job1".into()), root: "/".into() });
+        let mut capacity = Capacity::default();
+        capacity.set(ResourceClass::Gpu, 8);
+        capacity.set(ResourceClass::Energy, 700_000);
+        capacity.set(ResourceClass::Network, 12_500_000);
+        assert_eq!(stream.capacity, Some(capacity));
+        assert_eq!(
+            stream.sources,
+            [
+                MeterConfig::Gpu { device: None, measure: GpuMeasure::Busy },
+                MeterConfig::Gpu { device: None, measure: GpuMeasure::Energy },
+                MeterConfig::Network { interfaces: Some(vec!["eth0".into()]), direction: Direction::Both, root: "/".into() },
+            ]
+        );
         assert_eq!(stream.stop_after_records, None);
         assert_eq!(config.workloads.len(), 1);
         let work = &config.workloads[0];
@@ -417,6 +456,8 @@ mod tests {
             (200, 30_000, 250, 30_000)
         );
         assert_eq!(config.streams[0].stop_after_records, None, "meter forever");
+        let without = parse(&ONE_STREAM.replace("capacity = { cpu = 64 }", ""));
+        assert_eq!(without.streams[0].capacity, None, "the job's capacity is learned from the verifier");
     }
 
     #[test]
@@ -430,7 +471,8 @@ mod tests {
     #[test]
     fn files_are_found_under_the_configured_directories() {
         let config = parse(&format!("data_dir = \"/data\"\nkeys_dir = \"/keys\"\nslots = 8\n{ONE_STREAM}"));
-        assert_eq!(config.stream_log(42), Path::new("/data/streams/job-42.log"));
+        assert_eq!(config.stream_log(42), Path::new("/data/streams/job-42.v2.log"));
+        assert_eq!(config.retired_stream_log(42), Path::new("/data/streams/job-42.log"));
         assert_eq!(config.proving_key(), zkmeter_circuits::keys::key_paths(Path::new("/keys"), 8).0);
         assert!(config.proving_key().starts_with("/keys"));
     }
@@ -502,6 +544,20 @@ mod tests {
             c.streams.push(other);
         });
         assert!(message.contains("job 1") && message.contains("[[stream]]"), "{message}");
+    }
+
+    #[test]
+    fn check_refuses_streams_without_sources_or_with_two_of_a_class() {
+        assert!(refusal(|c| c.streams[0].sources.clear()).contains("no [[stream.source]]"));
+        let twice = refusal(|c| {
+            let again = c.streams[0].sources[0].clone();
+            c.streams[0].sources.push(again);
+        });
+        assert!(twice.contains("two sources of class cpu"), "{twice}");
+        let replay = refusal(|c| {
+            c.streams[0].sources.push(MeterConfig::Replay { path: "r.jsonl".into(), class: ResourceClass::Gpu });
+        });
+        assert!(replay.contains("must be the only source"), "{replay}");
     }
 
     #[test]

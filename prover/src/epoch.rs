@@ -11,8 +11,9 @@ use zkmeter_contracts::{Address, sign_state};
 use crate::identity::MeterKey;
 use crate::stream_log::Cut;
 
-/// The EIP-712 domain a meter signs its stream states in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The EIP-712 domain a meter signs its stream states in: the settlement chain and
+/// contract its epochs settle on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Domain {
     /// The settlement chain.
     pub chain_id: u64,
@@ -138,13 +139,14 @@ mod tests {
         Meter { _dir: dir, key, stream, domain, capacity }
     }
 
-    /// `n` records after `prev`, 100 ms each, alternating cpu and gpu, within capacity.
+    /// `n` records after `prev`, 100 ms each with 100 ms between them, billing cpu
+    /// and, every other one, gpu, within capacity.
     fn records_after(prev: StreamState, n: u64) -> Vec<UsageRecord> {
         (1..=n)
             .map(|i| {
-                let start = prev.end_ms + 100 * i;
-                let class = if i % 2 == 0 { ResourceClass::Gpu } else { ResourceClass::Cpu };
-                UsageRecord { seq: prev.seq + i, start_ms: start, end_ms: start + 100, class, quantity: 150 + i }
+                let start = prev.end_ms + 200 * i - 100;
+                let gpu = if i % 2 == 0 { 150 + i } else { 0 };
+                UsageRecord { seq: prev.seq + i, start_ms: start, end_ms: start + 100, usage: PerClass([gpu, 150 + i, 0, 0, 0]) }
             })
             .collect()
     }
@@ -162,7 +164,7 @@ mod tests {
     #[test]
     fn a_cut_states_what_build_epoch_states_and_the_meter_signs_it() {
         let m = meter();
-        let genesis = m.stream.genesis();
+        let genesis = m.stream.genesis(1_000);
         let records = records_after(genesis, 3);
         let first = cut_at(&m, 1, genesis, &records, 2).unwrap();
         let (expected, _) = build_epoch(m.stream, genesis, &records, m.capacity, first.salt, SLOTS).unwrap();
@@ -182,7 +184,7 @@ mod tests {
     #[test]
     fn the_salt_is_drawn_afresh_for_each_cut() {
         let m = meter();
-        let genesis = m.stream.genesis();
+        let genesis = m.stream.genesis(1_000);
         let records = records_after(genesis, 2);
         let a = cut_at(&m, 1, genesis, &records, 4).unwrap();
         let b = cut_at(&m, 1, genesis, &records, 5).unwrap();
@@ -195,7 +197,7 @@ mod tests {
     #[test]
     fn a_signature_for_another_domain_does_not_recover_to_the_meter() {
         let m = meter();
-        let genesis = m.stream.genesis();
+        let genesis = m.stream.genesis(1_000);
         let c = cut_at(&m, 1, genesis, &records_after(genesis, 1), 6).unwrap();
         let mut elsewhere = c.clone();
         elsewhere.chain_id += 1;
@@ -205,7 +207,7 @@ mod tests {
     #[test]
     fn the_witness_of_a_cut_is_rebuilt_from_its_records() {
         let m = meter();
-        let genesis = m.stream.genesis();
+        let genesis = m.stream.genesis(1_000);
         let records = records_after(genesis, 3);
         let c = cut_at(&m, 1, genesis, &records, 7).unwrap();
         let (_, expected) = build_epoch(m.stream, genesis, &records, m.capacity, c.salt, SLOTS).unwrap();
@@ -215,32 +217,34 @@ mod tests {
     #[test]
     fn the_witness_of_a_cut_is_refused_when_its_records_changed() {
         let m = meter();
-        let genesis = m.stream.genesis();
+        let genesis = m.stream.genesis(1_000);
         let records = records_after(genesis, 3);
         let c = cut_at(&m, 4, genesis, &records, 8).unwrap();
 
         let mut changed = records.clone();
-        changed[1].quantity -= 1;
+        changed[1].usage.0[1] -= 1;
         assert!(matches!(witness(&c, &changed, SLOTS), Err(EpochError::Changed { epoch: 4 })));
         assert!(matches!(witness(&c, &records[..2], SLOTS), Err(EpochError::Changed { epoch: 4 })));
 
+        // 8 core-ms per ms over the 600 ms the three records span.
         let mut impossible = records.clone();
-        impossible[0].quantity = 100 * 8 + 1;
+        impossible[0].usage.0[1] = 8 * 600 + 1;
         assert!(matches!(
             witness(&c, &impossible, SLOTS),
-            Err(EpochError::Records(RecordError::OverCapacity { index: 0, .. }))
+            Err(EpochError::Records(RecordError::OverCapacity { class: ResourceClass::Cpu, .. }))
         ));
     }
 
     #[test]
     fn records_breaking_a_rule_of_the_circuit_are_not_cut() {
         let m = meter();
-        let genesis = m.stream.genesis();
+        let genesis = m.stream.genesis(1_000);
         let records = records_after(genesis, 3);
 
+        // 2 GPU-ms per ms over the 600 ms from the job's start to the last end.
         let mut over = records.clone();
-        over[2].quantity = m.capacity.get(over[2].class) * over[2].duration_ms() + 1;
-        assert!(matches!(cut_at(&m, 1, genesis, &over, 9), Err(RecordError::OverCapacity { index: 2, .. })));
+        over[1].usage.0[0] = 2 * 600 + 1;
+        assert!(matches!(cut_at(&m, 1, genesis, &over, 9), Err(RecordError::OverCapacity { class: ResourceClass::Gpu, .. })));
 
         let mut gap = records.clone();
         gap[1].seq += 1;

@@ -6,9 +6,11 @@
 //! verifier service, and marked settled only when a settled receipt comes back.
 //!
 //! Where to start reading: [`daemon`] (the threads and tasks, and how they hand
-//! work over through the log), then [`stream_log`] (what the log holds),
+//! work over through the log: one file per job — learning the chain, metering,
+//! proving, submitting), then [`stream_log`] (what the log holds),
 //! [`epoch`] (cutting an epoch), [`proving`] (the engine), [`client`] (the
-//! verifier's API), [`meter`] (where readings come from), [`spool`] (the
+//! verifier's API), [`meter`] (where readings come from; [`meter::set`] combines
+//! a stream's sources, one per class, into one record per interval), [`spool`] (the
 //! append-only file every log is written to), [`identity`] (the meter key),
 //! [`config`] (the TOML file) and [`work_queue`] (workload proofs: inputs a
 //! consumer hands over are run, proved and submitted, paid by verified work).
@@ -16,6 +18,7 @@
 //! What it does not do: verify proofs for anyone else, talk to a chain (the
 //! verifier service settles), or run the setup (keys come from `zkmeter setup`).
 
+pub mod backoff;
 pub mod client;
 pub mod config;
 pub mod daemon;

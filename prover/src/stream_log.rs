@@ -13,13 +13,22 @@
 //! 4. `Settled`: a settled receipt came back. Only then is the epoch done.
 //!
 //! Once enough settled records pile up, the log is rewritten with a `Checkpoint`
-//! (the settled state, the counter cursor) in place of everything settled.
+//! (the settled state, the counter cursors) in place of everything settled.
+//!
+//! The first entry says whose log it is: the stream, the chain and settlement
+//! contract its epochs are signed for and settle on, the state it starts from (the
+//! job's genesis state, whose end is the job's opening time, or a later settled
+//! state when a lost log was started again) and the job's capacity. A log is never
+//! used for another stream or another chain.
 
 use ark_bn254::Fr;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use zkmeter_circuits::{MeterStatement, PerClass, StreamId, StreamState, UsageRecord, field_hex};
 
+use zkmeter_circuits::Capacity;
+
+use crate::epoch::Domain;
 use crate::meter::Cursor;
 use crate::spool::{Spool, SpoolError};
 
@@ -31,18 +40,15 @@ const COMPACT_AFTER_SETTLED_RECORDS: usize = 4096;
 #[serde(tag = "entry", rename_all = "snake_case")]
 pub enum Entry {
     /// The first entry: whose log this is.
-    Stream {
-        /// The stream.
-        stream: StreamId,
-    },
+    Stream(LogHeader),
     /// What compaction left of the settled past (second entry, if any).
     Checkpoint(Checkpoint),
-    /// One reading.
+    /// One reading of every source.
     Record {
         /// The numbered record.
         record: UsageRecord,
-        /// The meter's counters at the record's end.
-        cursor: Cursor,
+        /// Each source's counters at the record's end, in configuration order.
+        cursors: Vec<Cursor>,
     },
     /// An epoch was cut.
     Cut(Cut),
@@ -58,6 +64,20 @@ pub enum Entry {
     Settled(Settlement),
 }
 
+/// Whose log this is (its first entry).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogHeader {
+    /// The stream.
+    pub stream: StreamId,
+    /// The chain and settlement contract the stream's epochs are signed for.
+    pub domain: Domain,
+    /// The state the log starts from: the job's genesis state (its end is the
+    /// job's opening time), or the settled state a lost log was started again from.
+    pub start: StreamState,
+    /// The job's capacity, fixed when it was opened.
+    pub capacity: Capacity,
+}
+
 /// The settled past that compaction dropped.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Checkpoint {
@@ -67,8 +87,8 @@ pub struct Checkpoint {
     pub epochs: u64,
     /// Per-class totals settled so far.
     pub totals: PerClass,
-    /// The meter's cursor at the end of the last record dropped, and that end.
-    pub cursor: Option<(Cursor, u64)>,
+    /// The sources' cursors at the end of the last record dropped, and that end.
+    pub cursor: Option<(Vec<Cursor>, u64)>,
 }
 
 /// An epoch: which records, what they prove, the meter's signature.
@@ -134,6 +154,12 @@ pub enum LogError {
         /// The stream the log is for.
         found: StreamId,
     },
+    /// The file does not start with the header of a stream log.
+    #[error("{path} does not start with a stream log header: keep the file for inspection and move it away")]
+    NoHeader {
+        /// The file.
+        path: String,
+    },
     /// An earlier write failed, so memory and file may differ.
     #[error("{path}: an earlier write failed; the stream is reopened from its log")]
     Poisoned {
@@ -156,56 +182,95 @@ pub enum LogError {
 pub struct StreamLog {
     spool: Spool<Entry>,
     stream: StreamId,
+    header: LogHeader,
     base: Checkpoint,
     records: Vec<UsageRecord>,
-    /// The meter's cursor at the end of each record (parallel to `records`).
-    cursors: Vec<Cursor>,
+    /// The sources' cursors at the end of each record (parallel to `records`).
+    cursors: Vec<Vec<Cursor>>,
     epochs: Vec<Epoch>,
     poisoned: bool,
 }
 
 impl StreamLog {
-    /// Opens (or starts) the log of `stream`; returns it and how many bytes of a
-    /// torn last write were dropped.
-    pub fn open(path: &Path, stream: StreamId) -> Result<(Self, u64), LogError> {
-        let (mut spool, recovered) = Spool::<Entry>::open(path)?;
-        let shown = path.display().to_string();
-        if recovered.entries.is_empty() {
-            spool.append(&[Entry::Stream { stream }])?;
+    /// Opens the existing log of `stream`; returns it and how many bytes of a torn
+    /// last write were dropped, or `None` when there is no log yet.
+    pub fn open(path: &Path, stream: StreamId) -> Result<Option<(Self, u64)>, LogError> {
+        if !path.exists() {
+            return Ok(None);
         }
-        let mut log = StreamLog {
+        let (spool, recovered) = Spool::<Entry>::open(path)?;
+        let shown = path.display().to_string();
+        let mut entries = recovered.entries.into_iter();
+        let header = match entries.next() {
+            Some(Entry::Stream(header)) => header,
+            // A creation interrupted before its header was synced: nothing was
+            // ever acknowledged in it.
+            None => return Ok(None),
+            Some(_) => return Err(LogError::NoHeader { path: shown }),
+        };
+        if header.stream != stream {
+            return Err(LogError::WrongStream { path: shown, expected: stream, found: header.stream });
+        }
+        let mut log = Self::empty(spool, header);
+        for (index, entry) in entries.enumerate() {
+            log.replay(index + 1, entry).map_err(|problem| match problem {
+                Replay::WrongStream(found) => LogError::WrongStream { path: shown.clone(), expected: stream, found },
+                Replay::Inconsistent(problem) => LogError::Inconsistent { path: shown.clone(), index: index + 1, problem },
+            })?;
+        }
+        Ok(Some((log, recovered.dropped_tail_bytes)))
+    }
+
+    /// Starts the log of `header.stream` at `path`, from `header.start`.
+    pub fn create(path: &Path, header: LogHeader) -> Result<Self, LogError> {
+        let (mut spool, recovered) = Spool::<Entry>::open(path)?;
+        if !recovered.entries.is_empty() {
+            return Err(LogError::Inconsistent {
+                path: path.display().to_string(),
+                index: 0,
+                problem: "a log is already there; open it instead of creating one".into(),
+            });
+        }
+        spool.append(&[Entry::Stream(header.clone())])?;
+        Ok(Self::empty(spool, header))
+    }
+
+    fn empty(spool: Spool<Entry>, header: LogHeader) -> Self {
+        StreamLog {
             spool,
-            stream,
-            base: Checkpoint { state: stream.genesis(), epochs: 0, totals: PerClass::default(), cursor: None },
+            stream: header.stream,
+            base: Checkpoint { state: header.start, epochs: 0, totals: PerClass::default(), cursor: None },
+            header,
             records: Vec::new(),
             cursors: Vec::new(),
             epochs: Vec::new(),
             poisoned: false,
-        };
-        for (index, entry) in recovered.entries.into_iter().enumerate() {
-            log.replay(index, entry).map_err(|problem| match problem {
-                Replay::WrongStream(found) => LogError::WrongStream { path: shown.clone(), expected: stream, found },
-                Replay::Inconsistent(problem) => LogError::Inconsistent { path: shown.clone(), index, problem },
-            })?;
         }
-        Ok((log, recovered.dropped_tail_bytes))
+    }
+
+    /// Whose log this is.
+    pub fn header(&self) -> &LogHeader {
+        &self.header
     }
 
     fn replay(&mut self, index: usize, entry: Entry) -> Result<(), Replay> {
         let bad = |m: String| Err(Replay::Inconsistent(m));
         match entry {
-            Entry::Stream { stream } if index == 0 => {
-                if stream != self.stream {
-                    return Err(Replay::WrongStream(stream));
+            Entry::Stream(header) if index == 0 => {
+                if header.stream != self.stream {
+                    return Err(Replay::WrongStream(header.stream));
                 }
             }
             Entry::Checkpoint(c) if index == 1 => self.base = c,
-            Entry::Record { record, cursor } if index > 0 => {
+            Entry::Record { record, cursors } if index > 0 => {
                 if record.seq != self.next_seq() {
                     return bad(format!("record seq {} where {} was next", record.seq, self.next_seq()));
                 }
+                if record.start_ms < self.last_end_ms() || record.end_ms <= record.start_ms {
+                    return bad(format!("record seq {} [{}, {}) does not follow the end {}", record.seq, record.start_ms, record.end_ms, self.last_end_ms()));
+                }
                 self.records.push(record);
-                self.cursors.push(cursor);
+                self.cursors.push(cursors);
             }
             Entry::Cut(cut) if index > 0 => {
                 if cut.epoch != self.next_epoch() || cut.statement.prev != self.tip() || cut.statement.new.seq >= self.next_seq() {
@@ -246,15 +311,16 @@ impl StreamLog {
         self.epochs.last().map_or(self.base.epochs, |e| e.cut.epoch) + 1
     }
 
-    /// The meter cursor and end of the last record (to resume the meter from).
-    pub fn cursor(&self) -> Option<(&Cursor, u64)> {
+    /// The sources' cursors and the end of the last record (to resume the meters from).
+    pub fn cursor(&self) -> Option<(&[Cursor], u64)> {
         match (self.records.last(), self.cursors.last()) {
-            (Some(r), Some(c)) => Some((c, r.end_ms)),
-            _ => self.base.cursor.as_ref().map(|(c, end)| (c, *end)),
+            (Some(r), Some(c)) => Some((c.as_slice(), r.end_ms)),
+            _ => self.base.cursor.as_ref().map(|(c, end)| (c.as_slice(), *end)),
         }
     }
 
-    /// The end of the last record, or of the settled state (0 for a new stream).
+    /// The end of the last record, or of the settled state (the job's opening
+    /// time for a new stream): no record may start before it.
     pub fn last_end_ms(&self) -> u64 {
         self.records.last().map_or(self.base.state.end_ms, |r| r.end_ms)
     }
@@ -308,8 +374,8 @@ impl StreamLog {
     }
 
     /// Appends readings as the next records, in one durable write.
-    pub fn append_records(&mut self, records: Vec<(UsageRecord, Cursor)>) -> Result<(), LogError> {
-        let entries: Vec<Entry> = records.into_iter().map(|(record, cursor)| Entry::Record { record, cursor }).collect();
+    pub fn append_records(&mut self, records: Vec<(UsageRecord, Vec<Cursor>)>) -> Result<(), LogError> {
+        let entries: Vec<Entry> = records.into_iter().map(|(record, cursors)| Entry::Record { record, cursors }).collect();
         self.write(entries)
     }
 
@@ -350,9 +416,9 @@ impl StreamLog {
             None => self.base.cursor.clone(),
         };
         let base = Checkpoint { state, epochs: self.base.epochs + done as u64, totals, cursor };
-        let mut entries = vec![Entry::Stream { stream: self.stream }, Entry::Checkpoint(base.clone())];
-        for (record, cursor) in self.records[keep_from..].iter().zip(&self.cursors[keep_from..]) {
-            entries.push(Entry::Record { record: *record, cursor: cursor.clone() });
+        let mut entries = vec![Entry::Stream(self.header.clone()), Entry::Checkpoint(base.clone())];
+        for (record, cursors) in self.records[keep_from..].iter().zip(&self.cursors[keep_from..]) {
+            entries.push(Entry::Record { record: *record, cursors: cursors.clone() });
         }
         for e in &self.epochs[done..] {
             entries.push(Entry::Cut(e.cut.clone()));
@@ -429,13 +495,22 @@ mod tests {
         StreamId { meter: [0x5a; 20], job_id: 7 }
     }
 
+    fn header() -> LogHeader {
+        LogHeader {
+            stream: stream(),
+            domain: Domain { chain_id: 31337, settlement: zkmeter_contracts::Address::repeat_byte(0x11) },
+            start: stream().genesis(5),
+            capacity: PerClass([0, 100, 0, 0, 0]),
+        }
+    }
+
     /// Records `from ..` (`n` of them), 10 ms each with a 2 ms gap, each with the
     /// meter cursor its seq implies, so any two records differ everywhere.
-    fn records(from: u64, n: u64) -> Vec<(UsageRecord, Cursor)> {
+    fn records(from: u64, n: u64) -> Vec<(UsageRecord, Vec<Cursor>)> {
         (from..from + n)
             .map(|seq| {
-                let record = UsageRecord { seq, start_ms: seq * 12, end_ms: seq * 12 + 10, class: ResourceClass::Cpu, quantity: seq };
-                (record, vec![seq, seq * 3])
+                let record = UsageRecord { seq, start_ms: seq * 12, end_ms: seq * 12 + 10, usage: cpu(seq) };
+                (record, vec![vec![seq, seq * 3]])
             })
             .collect()
     }
@@ -448,7 +523,9 @@ mod tests {
         let recs = &log.uncut()[..n];
         let mut totals = PerClass::default();
         for r in recs {
-            totals.set(r.class, totals.get(r.class) + r.quantity);
+            for (class, v) in r.usage.iter() {
+                totals.set(class, totals.get(class) + v);
+            }
         }
         let last = recs.last().expect("at least one record");
         Cut {
@@ -494,7 +571,7 @@ mod tests {
         next_seq: u64,
         next_epoch: u64,
         last_end_ms: u64,
-        cursor: Option<(Cursor, u64)>,
+        cursor: Option<(Vec<Cursor>, u64)>,
         uncut: Vec<UsageRecord>,
         epochs: Vec<Epoch>,
         records_of_epochs: Vec<Vec<UsageRecord>>,
@@ -509,7 +586,7 @@ mod tests {
             next_seq: log.next_seq(),
             next_epoch: log.next_epoch(),
             last_end_ms: log.last_end_ms(),
-            cursor: log.cursor().map(|(c, end)| (c.clone(), end)),
+            cursor: log.cursor().map(|(c, end)| (c.to_vec(), end)),
             uncut: log.uncut().to_vec(),
             epochs: log.epochs().to_vec(),
             records_of_epochs: log.epochs().iter().map(|e| log.records_of(&e.cut).to_vec()).collect(),
@@ -519,10 +596,15 @@ mod tests {
         }
     }
 
+    /// The log at `path`: opened, or created when there is none.
     fn open(path: &Path) -> StreamLog {
-        let (log, dropped) = StreamLog::open(path, stream()).unwrap();
-        assert_eq!(dropped, 0, "nothing was torn");
-        log
+        match StreamLog::open(path, stream()).unwrap() {
+            Some((log, dropped)) => {
+                assert_eq!(dropped, 0, "nothing was torn");
+                log
+            }
+            None => StreamLog::create(path, header()).unwrap(),
+        }
     }
 
     fn log_path(dir: &tempfile::TempDir) -> PathBuf {
@@ -539,10 +621,10 @@ mod tests {
         let path = log_path(&dir);
         let log = open(&path);
         let genesis = View {
-            tip: stream().genesis(),
+            tip: stream().genesis(5),
             next_seq: 1,
             next_epoch: 1,
-            last_end_ms: 0,
+            last_end_ms: 5,
             cursor: None,
             uncut: vec![],
             epochs: vec![],
@@ -552,9 +634,24 @@ mod tests {
             settled_seq: 0,
         };
         assert_eq!(view(&log), genesis);
+        assert_eq!(log.header(), &header());
         drop(log);
         // The stream entry written on creation is all a reopen finds.
-        assert_eq!(view(&open(&path)), genesis);
+        let log = open(&path);
+        assert_eq!(view(&log), genesis);
+        assert_eq!(log.header(), &header());
+        drop(log);
+        assert!(StreamLog::create(&path, header()).is_err(), "a log is never created over another");
+    }
+
+    #[test]
+    fn no_log_is_none_and_a_record_before_the_start_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = log_path(&dir);
+        assert!(StreamLog::open(&path, stream()).unwrap().is_none());
+        let mut log = StreamLog::create(&path, LogHeader { start: stream().genesis(13), ..header() }).unwrap();
+        // Record 1 runs [12, 22): it starts before the job was opened at 13 ms.
+        assert!(matches!(log.append_records(records(1, 1)), Err(LogError::Inconsistent { .. })));
     }
 
     #[test]
@@ -575,7 +672,7 @@ mod tests {
         let before = view(&log);
         assert_eq!(before.tip, second.statement.new);
         assert_eq!((before.next_seq, before.next_epoch), (11, 3));
-        assert_eq!(before.cursor, Some((vec![10, 30], 130)));
+        assert_eq!(before.cursor, Some((vec![vec![10, 30]], 130)));
         assert_eq!(seqs(&before.uncut), [8, 9, 10]);
         assert_eq!(before.records_of_epochs.iter().map(|r| seqs(r)).collect::<Vec<_>>(), [vec![1, 2, 3, 4], vec![5, 6, 7]]);
         assert_eq!(before.epochs[0], Epoch { cut: first, proof: Some(proof(1)), settled: Some(settlement(1)) });
@@ -630,7 +727,7 @@ mod tests {
         let good = view(&log);
 
         let mut stale = next_cut(&log, 2);
-        stale.statement.prev = stream().genesis();
+        stale.statement.prev = stream().genesis(0);
         let err = log.append_cut(stale).unwrap_err();
         assert!(matches!(&err, LogError::Inconsistent { problem, .. } if problem.contains("epoch 2")), "{err}");
         assert!(matches!(log.append_proof(1, proof(1)), Err(LogError::Poisoned { .. })));
@@ -682,7 +779,7 @@ mod tests {
         match StreamLog::open(&path, other) {
             Err(LogError::WrongStream { expected, found, .. }) => assert_eq!((expected, found), (other, stream())),
             Err(e) => panic!("expected WrongStream, got {e}"),
-            Ok(_) => panic!("opened the log of job 7 as job 8's"),
+            Ok(_) => panic!("opened the log of job 7 as job 8's (or found none)"),
         }
         assert_eq!(std::fs::read(&path).unwrap(), bytes);
         // The refusal released the file.
@@ -702,7 +799,7 @@ mod tests {
         drop(log);
 
         std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(full_len - 3).unwrap();
-        let (mut log, dropped) = StreamLog::open(&path, stream()).unwrap();
+        let (mut log, dropped) = StreamLog::open(&path, stream()).unwrap().unwrap();
         assert_eq!(dropped, full_len - 3 - good_len, "the torn append is dropped whole, not just its cut-off bytes");
         assert_eq!(view(&log), good);
         assert_eq!(std::fs::metadata(&path).unwrap().len(), good_len);
@@ -760,7 +857,7 @@ mod tests {
         assert_eq!(seqs(&after.uncut), (settled_records + 6..=last).collect::<Vec<_>>());
         assert_eq!(after.tip, pending.statement.new);
         assert_eq!((after.next_seq, after.next_epoch), (last + 1, EPOCHS_TO_COMPACT as u64 + 2));
-        assert_eq!(after.cursor, Some((vec![last, last * 3], last * 12 + 10)));
+        assert_eq!(after.cursor, Some((vec![vec![last, last * 3]], last * 12 + 10)));
         assert_eq!(after.settled, (EPOCHS_TO_COMPACT as u64, cpu(sum_to(settled_records))));
         assert_eq!(after.settled_seq, settled_records);
 
@@ -792,7 +889,7 @@ mod tests {
         let after = view(&log);
         assert!(after.epochs.is_empty() && after.uncut.is_empty(), "everything was settled and compacted away");
         // The meter resumes from the last record's counters, or would bill the downtime again.
-        assert_eq!(after.cursor, Some((vec![n, n * 3], n * 12 + 10)));
+        assert_eq!(after.cursor, Some((vec![vec![n, n * 3]], n * 12 + 10)));
         assert_eq!(after.last_end_ms, n * 12 + 10);
         assert_eq!((after.next_seq, after.next_epoch, after.settled_seq), (n + 1, EPOCHS_TO_COMPACT as u64 + 1, n));
         assert_eq!(after.settled, (EPOCHS_TO_COMPACT as u64, cpu(sum_to(n))));
@@ -807,7 +904,7 @@ mod tests {
         }
         assert!(log.epochs().is_empty());
         let again = view(&log);
-        assert_eq!(again.cursor, Some((vec![2 * n, 6 * n], 2 * n * 12 + 10)));
+        assert_eq!(again.cursor, Some((vec![vec![2 * n, 6 * n]], 2 * n * 12 + 10)));
         assert_eq!(again.settled, (2 * EPOCHS_TO_COMPACT as u64, cpu(sum_to(2 * n))));
         assert_eq!(again.next_seq, 2 * n + 1);
         drop(log);

@@ -222,7 +222,7 @@ impl WorkloadJob {
 pub async fn run(job: Arc<WorkloadJob>, config: &Config, metrics: &Metrics, mut client: VerifierClient, stopping: impl Fn() -> bool) {
     let job_id = job.job_id();
     let poll = Duration::from_millis(config.submit.poll_ms);
-    let mut backoff = crate::daemon::Backoff::new(config);
+    let mut backoff = crate::backoff::Backoff::new(config);
     // Receipt ids of this run's submissions: polled instead of submitting again.
     let mut receipts: HashMap<String, Vec<u8>> = HashMap::new();
     while !stopping() {

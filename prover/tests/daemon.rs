@@ -7,9 +7,9 @@
 //!   moments too, and both are restarted. In the end the chain has settled every
 //!   record the meter produced exactly once: the same count and the same totals.
 //! - Live meters without a GPU: the daemon (in process) meters the host's CPU, a
-//!   directory's storage and a (fake) interface's bytes into three jobs and settles
-//!   them, while the GPU stream says its meter is unavailable; a configuration with
-//!   only that stream refuses to start.
+//!   directory's storage and a (fake) interface's bytes into one job, every record
+//!   billing all three, and settles it, while the stream's GPU source says it is
+//!   unavailable; a configuration with only a GPU source refuses to start.
 //! - Workload proofs: the daemon (in process) runs, proves and submits the inputs a
 //!   consumer dropped into a job's inbox and requested on the chain; each settles
 //!   once, paid by its multiply-accumulates, and an input file that is not one is
@@ -33,7 +33,9 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 use zkmeter_circuits::keys::{KeyKind, key_paths, write_key};
 use zkmeter_circuits::{ResourceClass, StreamId, StreamState};
-use zkmeter_contracts::{Chain, CircuitToDeploy, DEPLOYMENT_FILE, Deployment, EmbeddedChain, U256, deploy, meter_address};
+use zkmeter_contracts::{
+    Chain, CircuitToDeploy, DEPLOYMENT_FILE, Deployment, EmbeddedChain, U256, deploy, meter_address, sign_registration,
+};
 use zkmeter_prover::config::{Config, EpochPolicy, StreamConfig, SubmitConfig, WorkloadConfig};
 use zkmeter_prover::daemon::{self, DaemonError, RunOptions, Status};
 use zkmeter_prover::identity::MeterKey;
@@ -44,9 +46,12 @@ use zkmeter_prover::stream_log::StreamLog;
 /// Readings in the recorded meter file.
 const READINGS: u64 = 40;
 
-/// The quantity of reading `i` (GPU-ms over 1 s: below the 8 GPU capacity).
+/// Length of each recorded reading: the replay plays at this pace.
+const READING_MS: u64 = 20;
+
+/// The quantity of reading `i` (GPU-ms over 20 ms: below the capacity of 8 GPUs).
 fn quantity(i: u64) -> u64 {
-    1_000 + (i * 379) % 5_000
+    50 + (i * 37) % 100
 }
 
 /// A child process, SIGKILLed when dropped.
@@ -132,11 +137,11 @@ fn prepare(root: &Path, port: u16) -> (PathBuf, u64, PathBuf) {
     let replay = root.join("gpu.jsonl");
     let mut f = std::fs::File::create(&replay).unwrap();
     for i in 0..READINGS {
-        let start = 1_700_000_000_000 + i * 1_000;
-        writeln!(f, r#"{{"start_ms":{start},"end_ms":{},"class":"gpu","quantity":{}}}"#, start + 1_000, quantity(i)).unwrap();
+        let start = i * READING_MS;
+        writeln!(f, r#"{{"start_ms":{start},"end_ms":{},"class":"gpu","quantity":{}}}"#, start + READING_MS, quantity(i)).unwrap();
     }
     let config = root.join("prover.toml");
-    let meter = format!(r#"{{ kind = "replay", path = "{}", class = "gpu", speed = "fast", batch = 1 }}"#, replay.display());
+    let meter = format!(r#"{{ kind = "replay", path = "{}", class = "gpu" }}"#, replay.display());
     let settings = "sample_interval_ms = 25\n\n[epoch]\nmax_age_ms = 300";
     let url = format!("http://127.0.0.1:{port}");
     write_config(&config, &root.join("prover"), &zk.join("keys"), &url, settings, job, &key_file, &meter);
@@ -166,7 +171,7 @@ poll_ms = 40
 job_id = {job}
 key_file = "{}"
 capacity = {{ gpu = {}, cpu = {}, storage = {}, network = {}, energy = {} }}
-meter = {meter}
+source = [{meter}]
 "#,
         data_dir.display(),
         keys_dir.display(),
@@ -246,7 +251,8 @@ fn sigkill_anywhere_settles_every_record_exactly_once() {
     assert!(paid.iter().enumerate().all(|(c, p)| c == ResourceClass::Gpu.index() || p.is_zero()));
 
     let stream = StreamId { meter: meter_address(&meter_key()).into(), job_id: job };
-    let (log, _) = StreamLog::open(&root.path().join("prover").join("streams").join(format!("job-{job}.log")), stream).unwrap();
+    let (log, _) =
+        StreamLog::open(&root.path().join("prover").join("streams").join(format!("job-{job}.v2.log")), stream).unwrap().unwrap();
     assert_eq!(log.tip(), state, "the log and the chain agree on the stream's state");
     let (epochs, totals) = log.settled();
     assert_eq!(totals.get(ResourceClass::Gpu), billed);
@@ -354,32 +360,32 @@ fn meters_cpu_storage_and_network_without_a_gpu() {
     std::fs::create_dir_all(&statistics).unwrap();
     write_counter(&statistics.join("rx_bytes"), 1_000_000);
     write_counter(&statistics.join("tx_bytes"), 2_000_000);
-    let mut meters = vec![
+    let mut sources = vec![
         MeterConfig::Cpu { cgroup: None, root: "/".into() },
         MeterConfig::Storage { path: job_data.clone(), mode: StorageMode::Tree },
         MeterConfig::Network { interfaces: Some(vec!["eth0".into()]), direction: Direction::Both, root: fake_root.clone() },
     ];
+    let metered = [ResourceClass::Cpu, ResourceClass::Storage, ResourceClass::Network];
     if no_gpu.is_some() {
-        meters.push(gpu_stream_config());
+        sources.push(gpu_stream_config());
     }
 
-    // One meter and one job per stream, registered and opened on the chain the
-    // verifier settles on, each escrowing plenty of its meter's class.
+    // One meter and one job for all of it, registered and opened on the chain the
+    // verifier settles on, escrowing plenty of every metered class.
     let chain_dir = zk.join("chain");
     let mut chain = EmbeddedChain::open(&chain_dir).unwrap();
     let circuit = CircuitToDeploy { header: &prover.shape().header, vk: prover.verifying_key() };
     let d = deploy(&mut chain, &[circuit], Some(&chain_dir.join(DEPLOYMENT_FILE))).unwrap();
     let expires = chain.block().unwrap().timestamp + 3600;
-    let mut streams = Vec::new();
-    for (i, meter) in meters.into_iter().enumerate() {
-        let key_file = root.join(format!("meter-{i}.key"));
-        let key = MeterKey::generate(&key_file, &mut rand::rngs::OsRng).unwrap();
-        d.register_meter(&mut chain, provider(), key.address(), &CAPACITY).unwrap();
-        let escrow: [u128; 5] = std::array::from_fn(|c| if c == meter.class().index() { 1 << 60 } else { 0 });
-        d.mint_tokens(&mut chain, consumer(), escrow).unwrap();
-        let (job_id, _) = d.open_job(&mut chain, consumer(), key.address(), expires, escrow).unwrap();
-        streams.push(StreamConfig { job_id, key_file, capacity: CAPACITY, meter, stop_after_records: Some(LIVE_RECORDS) });
-    }
+    let key_file = root.join("meter.key");
+    let key = MeterKey::generate(&key_file, &mut rand::rngs::OsRng).unwrap();
+    let consent = sign_registration(key.signing_key(), chain.chain_id(), d.settlement, provider());
+    d.register_meter(&mut chain, provider(), key.address(), &CAPACITY, &consent).unwrap();
+    let escrow: [u128; 5] = std::array::from_fn(|c| if metered.iter().any(|m| m.index() == c) { 1 << 60 } else { 0 });
+    d.mint_tokens(&mut chain, consumer(), escrow).unwrap();
+    let job_id = d.open_job(&mut chain, consumer(), key.address(), &CAPACITY, expires, escrow).unwrap().job_id;
+    let stream = StreamConfig { job_id, key_file, capacity: None, sources, stop_after_records: Some(LIVE_RECORDS) };
+    let streams = vec![stream];
     drop(chain);
     let data_dir = root.join("prover");
     let mut config = live_config(&data_dir, &zk.join("keys"), streams.clone(), Vec::new());
@@ -428,43 +434,36 @@ fn meters_cpu_storage_and_network_without_a_gpu() {
 
     let d = Deployment::load(&chain_dir.join(DEPLOYMENT_FILE)).unwrap();
     let mut chain = EmbeddedChain::open(&chain_dir).unwrap();
-    assert_eq!(rows.len(), streams.len(), "one status per configured stream");
-    let mut billed = [0u64; 5];
-    for (stream, row) in streams.iter().zip(&rows) {
-        let job_id = stream.job_id;
-        assert_eq!(row.job_id, job_id);
-        let state = d.stream_state(&mut chain, job_id).unwrap();
-        let id = StreamId { meter: row.meter.into(), job_id };
-        let (log, dropped) = StreamLog::open(&data_dir.join("streams").join(format!("job-{job_id}.log")), id).unwrap();
-        assert_eq!(dropped, 0, "job {job_id}: the daemon stopped without a torn write");
-        if let MeterConfig::Gpu { .. } = stream.meter {
-            // Said plainly, and nothing metered, cut or settled.
-            let reason = no_gpu.as_deref().unwrap();
-            assert!(row.metering_done, "{row:?}");
-            assert!(row.note.contains("gpu metering is not available") && row.note.contains(reason), "{row:?}");
-            assert!(row.source.is_empty(), "{row:?}");
-            assert_eq!((row.records, row.epochs), (0, (0, 0, 0)), "{row:?}");
-            assert_eq!((log.next_seq(), log.epochs().len()), (1, 0), "the GPU stream logged nothing");
-            assert_eq!(state.seq, 0, "nothing settled for the GPU job");
-            continue;
-        }
-        let class = stream.meter.class();
-        assert!(row.metering_done, "{row:?}");
-        assert_eq!(row.records, LIVE_RECORDS, "{row:?}");
-        let (cut, proved, settled) = row.epochs;
-        // Two record slots: three records make at least two epochs.
-        assert!(cut >= 2 && cut == proved && proved == settled, "{row:?}");
-        assert_eq!(state.seq, LIVE_RECORDS, "job {job_id} ({class}): the chain settled every record");
-        assert_eq!(log.tip(), state, "job {job_id}: the log and the chain agree");
-        assert_eq!(log.settled(), (settled, row.settled_totals), "job {job_id}: the status is the log's");
-        for c in ResourceClass::ALL {
-            let total = row.settled_totals.get(c);
-            assert!(if c == class { total > 0 } else { total == 0 }, "job {job_id} bills only {class}: {row:?}");
-            billed[c.index()] += total;
-        }
+    assert_eq!(rows.len(), 1, "one status per configured stream");
+    let row = &rows[0];
+    assert_eq!(row.job_id, job_id);
+    if let Some(reason) = no_gpu.as_deref() {
+        // Said plainly, and the other classes metered anyway.
+        assert!(row.source.contains("gpu metering is not available") && row.source.contains(reason), "{row:?}");
     }
+    let state = d.stream_state(&mut chain, job_id).unwrap();
+    let id = StreamId { meter: row.meter.into(), job_id };
+    let (log, dropped) = StreamLog::open(&data_dir.join("streams").join(format!("job-{job_id}.v2.log")), id).unwrap().unwrap();
+    assert_eq!(dropped, 0, "the daemon stopped without a torn write");
+    assert!(row.metering_done, "{row:?}");
+    assert_eq!(row.records, LIVE_RECORDS, "{row:?}");
+    let (cut, proved, settled) = row.epochs;
+    // Two record slots: three records make at least two epochs.
+    assert!(cut >= 2 && cut == proved && proved == settled, "{row:?}");
+    assert_eq!(state.seq, LIVE_RECORDS, "the chain settled every record");
+    assert_eq!(log.tip(), state, "the log and the chain agree");
+    assert_eq!(log.settled(), (settled, row.settled_totals), "the status is the log's");
+    for c in ResourceClass::ALL {
+        let total = row.settled_totals.get(c);
+        assert!(if metered.contains(&c) { total > 0 } else { total == 0 }, "{c}: {row:?}");
+    }
+    let records: Vec<_> = log.epochs().iter().flat_map(|e| log.records_of(&e.cut).to_vec()).collect();
+    assert!(
+        records.iter().any(|r| metered.iter().filter(|c| r.usage.get(**c) > 0).count() >= 2),
+        "one record bills several classes of the same interval: {records:?}"
+    );
     let paid = d.balances(&mut chain, provider()).unwrap();
-    assert_eq!(paid, billed.map(U256::from), "the provider is paid exactly the settled totals (tariff 1:1)");
+    assert_eq!(paid, row.settled_totals.0.map(U256::from), "the provider is paid exactly the settled totals (tariff 1:1)");
 }
 
 #[test]
@@ -481,7 +480,7 @@ fn an_unavailable_gpu_meter_alone_is_nothing_to_do() {
     write_keys(&keys_dir);
     let key_file = root.path().join("gpu.key");
     MeterKey::generate(&key_file, &mut rand::rngs::OsRng).unwrap();
-    let stream = StreamConfig { job_id: 1, key_file, capacity: CAPACITY, meter: gpu_stream_config(), stop_after_records: None };
+    let stream = StreamConfig { job_id: 1, key_file, capacity: None, sources: vec![gpu_stream_config()], stop_after_records: None };
     let mut config = live_config(&root.path().join("prover"), &keys_dir, vec![stream], Vec::new());
     // Never reached: the daemon refuses before it talks to the verifier.
     config.verifier_url = "http://127.0.0.1:9".into();
@@ -602,7 +601,7 @@ fn sigterm_stops_the_daemon_cleanly() {
     // logged, whole (no torn tail), numbered without a gap (open checks that), and
     // every epoch the daemon had seen settled.
     let stream = StreamId { meter: meter_address(&meter_key()).into(), job_id: job };
-    let (log, dropped) = StreamLog::open(&data_dir.join("streams").join(format!("job-{job}.log")), stream).unwrap();
+    let (log, dropped) = StreamLog::open(&data_dir.join("streams").join(format!("job-{job}.v2.log")), stream).unwrap().unwrap();
     assert_eq!(dropped, 0, "SIGTERM left no torn write");
     let logged = log.next_seq() - 1;
     assert!(logged >= counted, "the log holds {logged} records, the daemon counted {counted} logged");
@@ -619,7 +618,8 @@ fn sigterm_stops_the_daemon_cleanly() {
     let mut chain = EmbeddedChain::open(&chain_dir).unwrap();
     let state = d.stream_state(&mut chain, job).unwrap();
     assert!(state.seq >= log.settled_seq() && state.seq <= logged, "chain at seq {}, log settled to {}", state.seq, log.settled_seq());
-    let states: Vec<StreamState> = std::iter::once(stream.genesis()).chain(log.epochs().iter().map(|e| e.cut.statement.new)).collect();
+    let states: Vec<StreamState> =
+        std::iter::once(log.header().start).chain(log.epochs().iter().map(|e| e.cut.statement.new)).collect();
     assert!(states.contains(&state), "the chain's state {state:?} is not one the log cut");
     let on_chain: u64 = log
         .epochs()
@@ -671,10 +671,11 @@ fn workload_inputs_are_proved_submitted_and_paid_by_verified_work() {
     d.save(&chain_dir.join(DEPLOYMENT_FILE)).unwrap();
     d.set_work_tariff(&mut chain, ResourceClass::Gpu.index(), 3, 2).unwrap();
     let meter = meter_address(&meter_key());
-    d.register_meter(&mut chain, provider(), meter, &CAPACITY).unwrap();
+    let consent = sign_registration(&meter_key(), chain.chain_id(), d.settlement, provider());
+    d.register_meter(&mut chain, provider(), meter, &CAPACITY, &consent).unwrap();
     d.mint_tokens(&mut chain, consumer(), ISSUED).unwrap();
     let expires = chain.block().unwrap().timestamp + 3600;
-    let (job_id, _) = d.open_job(&mut chain, consumer(), meter, expires, ESCROW).unwrap();
+    let job_id = d.open_job(&mut chain, consumer(), meter, &CAPACITY, expires, ESCROW).unwrap().job_id;
     let inbox = root.join("inbox");
     std::fs::create_dir_all(&inbox).unwrap();
     let inputs = [

@@ -7,8 +7,8 @@
 //! which a kernel ran), a rate and not a counter, so each poll multiplies the
 //! current percentage by the time since the previous poll. The cursor keeps that
 //! running total in hundredths of a GPU-ms (percent × ms), so no fraction is ever
-//! rounded away. Nothing is sampled while the daemon is down: the first reading
-//! after a restart spans the downtime but bills only the time since the restart.
+//! rounded away. Nothing is sampled while the daemon is down, so nothing is billed
+//! for that time: the first reading after a restart starts at the restart.
 //! NVML has no utilisation for MIG-enabled GPUs; meter their energy instead.
 //!
 //! Energy: the driver's millijoule counter since it loaded (Volta and newer), one
@@ -153,7 +153,12 @@ impl MeterSource for GpuSource {
         self.last = Some(match last {
             Some((cursor, end_ms)) => {
                 check_cursor(NAME, cursor, self.cursor_len())?;
-                Mark { counters: cursor.clone(), end_ms, sampled_to: now_ms.max(end_ms) }
+                // A counter (energy) counted the downtime; utilisation was not sampled.
+                let resumed_at = match self.measure {
+                    GpuMeasure::Busy => now_ms.max(end_ms),
+                    GpuMeasure::Energy => end_ms,
+                };
+                Mark { counters: cursor.clone(), end_ms: resumed_at, sampled_to: now_ms.max(end_ms) }
             }
             None => {
                 let counters = match self.measure {

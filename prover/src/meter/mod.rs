@@ -5,8 +5,26 @@
 //! into [`Reading`]s: `quantity` units of one [`ResourceClass`] used during
 //! `[start_ms, end_ms)`. Each reading carries a [`Cursor`], the raw counter values at
 //! its end; the stream log stores it with the record, and after a restart the
-//! source resumes from it, so the usage of the time the daemon was down is billed
-//! in the first reading after it (nothing lost, nothing billed twice).
+//! source resumes from it. A stream may have several sources, one per class;
+//! [`set::SourceSet`] reads them together into one record per interval.
+//!
+//! # Across downtime
+//!
+//! A meter bills only what its source really counted, never a sampled or made-up
+//! quantity for time nobody observed:
+//!
+//! | kind | while the daemon is down |
+//! |---|---|
+//! | cpu (cgroup `usage_usec`, `/proc/stat`) | the kernel's counter keeps counting: the first reading after a restart bills its difference, over the downtime |
+//! | network (interface byte counters) | the same |
+//! | energy (RAPL), gpu energy (NVML) | the same (the energy counters) |
+//! | gpu busy (NVML utilisation, a sampled rate) | nothing is billed: the first reading starts at the restart |
+//! | storage (sampled sizes) | nothing is billed: the first reading starts at the restart |
+//! | synthetic | nothing is generated: the first reading starts at the restart |
+//! | replay | the recorded readings whose (moved) time passed meanwhile are played at once |
+//!
+//! A counter found below its cursor was reset (reboot, interface or cgroup
+//! recreated): only its new value is billed, what it counted before the reset is lost.
 //!
 //! A source whose hardware or file is absent fails to open with
 //! [`MeterError::Unavailable`], which says what is missing.
@@ -16,13 +34,15 @@
 //!
 //! One file per source kind: [`cpu`], [`gpu`], [`storage`], [`network`],
 //! [`energy`] (live counters), [`replay`] (a recorded file, for tests and crash
-//! drills) and [`synthetic`] (deterministic demo usage).
+//! drills) and [`synthetic`] (deterministic demo usage); [`set`] combines a
+//! stream's sources.
 
 pub mod cpu;
 pub mod energy;
 pub mod gpu;
 pub mod network;
 pub mod replay;
+pub mod set;
 pub mod storage;
 pub mod synthetic;
 
@@ -33,7 +53,6 @@ use zkmeter_circuits::ResourceClass;
 
 pub use gpu::GpuMeasure;
 pub use network::Direction;
-pub use replay::ReplaySpeed;
 pub use storage::StorageMode;
 
 /// Raw counter values at the end of a reading, as the source needs them to resume.
@@ -92,7 +111,9 @@ pub trait MeterSource: Send {
 
     /// Sets where the source starts: from the cursor and end of the last logged
     /// reading (after a restart), or `None` for a stream with no reading yet, when
-    /// the source takes the counters as they are now as its baseline.
+    /// the source takes the counters as they are now as its baseline. A source
+    /// that cannot have observed the downtime starts its next reading at `now_ms`
+    /// (see the module doc).
     ///
     /// A cursor of the wrong shape (the log was written by another configuration)
     /// is a [`MeterError::Config`].
@@ -114,8 +135,8 @@ pub trait MeterSource: Send {
     }
 }
 
-/// What to meter, as written in the daemon's configuration (`[stream.meter]`),
-/// chosen by `kind`.
+/// One source of a stream, as written in the daemon's configuration
+/// (`[[stream.source]]`), chosen by `kind`.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum MeterConfig {
@@ -168,20 +189,14 @@ pub enum MeterConfig {
         #[serde(default = "default_root")]
         root: PathBuf,
     },
-    /// Readings recorded in a JSON-lines file, played back.
+    /// Readings recorded in a JSON-lines file, played back at the recorded pace,
+    /// moved to the present (the stream's only source).
     Replay {
         /// The file: one `{"start_ms":..,"end_ms":..,"class":"cpu","quantity":..}`
         /// per line.
         path: PathBuf,
-        /// The class of the stream; every line must be of this class.
+        /// The class of the readings; every line must be of this class.
         class: ResourceClass,
-        /// "recorded" (default): at the pace the file was recorded, from the first
-        /// poll on. "fast": `batch` lines at every poll.
-        #[serde(default)]
-        speed: ReplaySpeed,
-        /// Lines per poll at speed "fast". Default 16.
-        #[serde(default = "replay::default_batch")]
-        batch: usize,
     },
     /// Deterministic pseudo-random usage, for demos.
     Synthetic {
@@ -224,9 +239,7 @@ pub fn open(config: &MeterConfig) -> Result<Box<dyn MeterSource>, MeterError> {
             Box::new(network::NetworkSource::open(interfaces.as_deref(), *direction, root)?)
         }
         MeterConfig::Energy { root } => Box::new(energy::EnergySource::open(root)?),
-        MeterConfig::Replay { path, class, speed, batch } => {
-            Box::new(replay::ReplaySource::open(path, *class, *speed, *batch)?)
-        }
+        MeterConfig::Replay { path, class } => Box::new(replay::ReplaySource::open(path, *class)?),
         MeterConfig::Synthetic { class, rate, seed } => Box::new(synthetic::SyntheticSource::new(*class, *rate, *seed)),
     })
 }
@@ -304,12 +317,8 @@ mod tests {
         );
         assert_eq!(parse("kind = \"energy\"\nroot = \"/host\""), MeterConfig::Energy { root: "/host".into() });
         assert_eq!(
-            parse("kind = \"replay\"\npath = \"usage.jsonl\"\nclass = \"gpu\"\nspeed = \"fast\"\nbatch = 4"),
-            MeterConfig::Replay { path: "usage.jsonl".into(), class: ResourceClass::Gpu, speed: ReplaySpeed::Fast, batch: 4 }
-        );
-        assert_eq!(
             parse("kind = \"replay\"\npath = \"usage.jsonl\"\nclass = \"cpu\""),
-            MeterConfig::Replay { path: "usage.jsonl".into(), class: ResourceClass::Cpu, speed: ReplaySpeed::Recorded, batch: 16 }
+            MeterConfig::Replay { path: "usage.jsonl".into(), class: ResourceClass::Cpu }
         );
         assert_eq!(
             parse("kind = \"synthetic\"\nclass = \"storage\"\nrate = 5000\nseed = 7"),

@@ -4,8 +4,10 @@
 //! interval of `dt` ms between samples of `b0` and `b1` bytes holds
 //! `(b0 + b1) × dt / 2000` byte-seconds. The part below one byte-second is carried
 //! in the cursor (`[bytes at end, remainder in 1/2000 byte-s]`), so the sum of many
-//! short readings equals the integral exactly. After a restart the first reading
-//! interpolates linearly across the downtime.
+//! short readings equals the integral exactly. Nothing is sampled while the daemon
+//! is down, so nothing is billed for that time (bytes held then were never
+//! observed): after a restart the meter samples afresh and its first reading
+//! starts at the restart.
 //!
 //! Mode "tree" counts the apparent size (`len`, what was written; not the blocks
 //! the filesystem allocated, which depend on compression and sparseness) of every
@@ -142,7 +144,8 @@ impl MeterSource for StorageSource {
                         reason: format!("cursor remainder {} is not below {PER_BYTE_SECOND}: the log was not written by a storage meter", cursor[1]),
                     });
                 }
-                (cursor[0], cursor[1], end_ms)
+                let bytes = self.bytes().map_err(|reason| MeterError::Read { source_name: NAME, reason })?;
+                (bytes, cursor[1], now_ms.max(end_ms))
             }
             None => (self.bytes().map_err(|reason| MeterError::Read { source_name: NAME, reason })?, 0, now_ms),
         });
@@ -210,13 +213,15 @@ mod tests {
     }
 
     #[test]
-    fn resume_interpolates_across_the_downtime() {
+    fn resume_bills_nothing_for_the_downtime() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("f"), vec![0u8; 500]).unwrap();
         let mut storage = StorageSource::open(dir.path(), StorageMode::Tree).unwrap();
+        // Down from 0 to 3 000 ms: the first reading starts at the restart.
         storage.resume(Some((&vec![1500, 1999], 0)), 3_000).unwrap();
-        // (1500 + 500) × 4000 / 2000 = 4000, plus the carried 1999/2000.
-        assert_eq!(storage.poll(4_000).unwrap()[0].quantity, 4000);
+        let reading = &storage.poll(4_000).unwrap()[0];
+        // (500 + 500) × 1000 / 2000 = 500, plus the carried 1999/2000.
+        assert_eq!((reading.start_ms, reading.quantity), (3_000, 500));
         assert_eq!(storage.last, Some((500, 1999, 4_000)));
         assert!(matches!(storage.resume(Some((&vec![1, 2000], 0)), 1), Err(MeterError::Config { .. })));
     }

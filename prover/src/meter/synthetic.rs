@@ -4,7 +4,8 @@
 //! factor `f` in `[0, 2)` (mean 1) is a hash of the seed and `end`: the same seed
 //! and intervals give the same usage on every machine and after every restart, and
 //! the usage peaks just under twice the rate. Nothing needs resuming, so the
-//! cursor is empty; the first reading after a restart spans the downtime.
+//! cursor is empty. Nothing is generated for the time the daemon was down: the
+//! first reading after a restart starts at the restart.
 
 use zkmeter_circuits::ResourceClass;
 
@@ -56,7 +57,7 @@ impl MeterSource for SyntheticSource {
         self.last_end = Some(match last {
             Some((cursor, end_ms)) => {
                 check_cursor(NAME, cursor, 0)?;
-                end_ms
+                now_ms.max(end_ms)
             }
             None => now_ms,
         });
@@ -101,12 +102,12 @@ mod tests {
     }
 
     #[test]
-    fn resume_spans_the_downtime_and_rejects_foreign_cursors() {
+    fn resume_bills_nothing_for_the_downtime_and_rejects_foreign_cursors() {
         let mut source = SyntheticSource::new(ResourceClass::Cpu, 1000, 3);
         source.resume(Some((&vec![], 4_000)), 9_000).unwrap();
-        assert!(source.poll(4_000).unwrap().is_empty());
+        assert!(source.poll(9_000).unwrap().is_empty());
         let reading = source.poll(10_000).unwrap();
-        assert_eq!((reading[0].start_ms, reading[0].quantity), (4_000, quantity(3, 1000, 10_000, 6_000)));
+        assert_eq!((reading[0].start_ms, reading[0].quantity), (9_000, quantity(3, 1000, 10_000, 1_000)));
         assert!(matches!(source.resume(Some((&vec![1], 0)), 1), Err(MeterError::Config { .. })));
     }
 }
