@@ -18,7 +18,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use std::time::{Duration, Instant};
 use zkmeter_circuits::meter_circuit::CONSTRAINTS_PER_SLOT;
-use zkmeter_circuits::{CircuitShape, MeterCircuit, MeterProver, PerClass, StreamId, UsageRecord, ResourceClass, build_epoch, keys};
+use zkmeter_circuits::{CircuitShape, MeterCircuit, MeterProver, PerClass, StreamId, UsageRecord, build_epoch, keys};
 
 fn slots() -> Vec<u32> {
     std::env::var("ZKMETER_BENCH_SLOTS")
@@ -27,21 +27,20 @@ fn slots() -> Vec<u32> {
         .unwrap_or_else(|| vec![64, 256, 1024])
 }
 
-/// A full epoch: N records of alternating classes.
+/// A full epoch: N records, each billing all five classes.
 fn epoch(slots: u32) -> (zkmeter_circuits::MeterStatement, zkmeter_circuits::MeterWitness) {
     let stream = StreamId { meter: [0xbe; 20], job_id: 1 };
-    let classes = ResourceClass::ALL;
+    let opened = 1_700_000_000_000;
     let records: Vec<UsageRecord> = (0..slots as u64)
         .map(|i| UsageRecord {
             seq: i + 1,
-            start_ms: 1_700_000_000_000 + i * 5_000,
-            end_ms: 1_700_000_000_000 + i * 5_000 + 4_000,
-            class: classes[i as usize % classes.len()],
-            quantity: 1_000 + i,
+            start_ms: opened + i * 5_000,
+            end_ms: opened + i * 5_000 + 4_000,
+            usage: PerClass([1_000 + i, 2_000 + i, 3_000_000 + i, 40_000 + i, 5_000 + i]),
         })
         .collect();
     let caps = PerClass([8, 128, 1 << 40, 1 << 24, 10_000]);
-    build_epoch(stream, stream.genesis(), &records, caps, Fr::from(3u64), slots as usize).expect("valid records")
+    build_epoch(stream, stream.genesis(opened), &records, caps, Fr::from(3u64), slots as usize).expect("valid records")
 }
 
 /// Rounds of the paired measurement.

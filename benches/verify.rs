@@ -23,7 +23,7 @@ use criterion::{
 use rand::{SeedableRng, rngs::StdRng};
 use std::time::Duration;
 use zkmeter_circuits::{
-    CircuitShape, MeterProver, PUBLIC_INPUTS, PerClass, ResourceClass, StreamId, UsageRecord, build_epoch, keys,
+    CircuitShape, MeterProver, PUBLIC_INPUTS, PerClass, StreamId, UsageRecord, build_epoch, keys,
 };
 use zkmeter_verifier::{BatchItem, Verifier};
 
@@ -34,12 +34,12 @@ const SLOTS: u32 = 2;
 fn epoch_proof(prover: &MeterProver, i: u64, rng: &mut StdRng) -> (Proof<Bn254>, [Fr; PUBLIC_INPUTS]) {
     let stream = StreamId { meter: [0x77; 20], job_id: i + 1 };
     let records = [
-        UsageRecord { seq: 1, start_ms: 1_000 + i, end_ms: 5_000 + i, class: ResourceClass::Gpu, quantity: 30_000 + i },
-        UsageRecord { seq: 2, start_ms: 5_000 + i, end_ms: 6_000 + i, class: ResourceClass::Energy, quantity: 9_000 + i },
+        UsageRecord { seq: 1, start_ms: 1_000 + i, end_ms: 5_000 + i, usage: PerClass([30_000 + i, 0, 0, 0, 9_000 + i]) },
+        UsageRecord { seq: 2, start_ms: 5_000 + i, end_ms: 6_000 + i, usage: PerClass([0, 0, 0, 4_096, 9_000 + i]) },
     ];
     let caps = PerClass([8, 128, 1 << 40, 1 << 24, 10_000]);
     let (statement, witness) =
-        build_epoch(stream, stream.genesis(), &records, caps, Fr::from(i), SLOTS as usize).expect("valid records");
+        build_epoch(stream, stream.genesis(1_000), &records, caps, Fr::from(i), SLOTS as usize).expect("valid records");
     let proof = prover.prove(&statement.instance(), &witness, rng).expect("proof");
     (proof, statement.public_inputs())
 }

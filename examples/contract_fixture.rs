@@ -6,9 +6,13 @@
 //! ```
 //!
 //! Everything is deterministic (seeded setup, seeded proof, a fixed throwaway meter
-//! key), so running it again after a circuit change gives a reviewable diff. Words
-//! are decimal strings in the EVM order of `zkmeter_verifier::proof_codec`; the
-//! stream is job 1 of the fixture meter, starting from its genesis state.
+//! key), so running it again after a circuit change gives a reviewable diff, and
+//! running it on an unchanged tree reproduces the committed file byte for byte
+//! (`tests/contracts.rs` checks this). Words are decimal strings in the EVM order
+//! of `zkmeter_verifier::proof_codec`; the stream is job 1 of the fixture meter,
+//! starting from its genesis state: the job opened at 2026-01-01T00:00:00Z (the
+//! Solidity test opens it at that block time), three records billing GPU time,
+//! energy and network, one of them all three at once.
 
 use anyhow::Result;
 use ark_bn254::Fr;
@@ -18,9 +22,8 @@ use rand_chacha::ChaCha20Rng;
 use serde_json::json;
 use sha3::{Digest, Keccak256};
 use std::path::PathBuf;
-use zkmeter_circuits::{CircuitShape, MeterProver, PerClass, ResourceClass, StreamId, UsageRecord, build_epoch, keys};
+use zkmeter_circuits::{CircuitShape, MeterProver, PerClass, StreamId, UsageRecord, build_epoch, keys};
 use zkmeter_verifier::proof_codec::{encode_proof, encode_verifying_key};
-
 
 #[path = "support/fixture_words.rs"]
 mod fixture_words;
@@ -38,13 +41,20 @@ fn main() -> Result<()> {
     let meter: [u8; 20] = Keccak256::digest(&point.as_bytes()[1..])[12..].try_into()?;
     let stream = StreamId { meter, job_id: 1 };
 
+    let opened_ms = 1_767_225_600_000;
     let records = [
-        UsageRecord { seq: 1, start_ms: 1_000, end_ms: 4_000, class: ResourceClass::Gpu, quantity: 20_000 },
-        UsageRecord { seq: 2, start_ms: 4_000, end_ms: 5_000, class: ResourceClass::Energy, quantity: 7_000 },
-        UsageRecord { seq: 3, start_ms: 5_200, end_ms: 9_200, class: ResourceClass::Gpu, quantity: 31_000 },
+        UsageRecord { seq: 1, start_ms: opened_ms + 1_000, end_ms: opened_ms + 4_000, usage: PerClass([20_000, 0, 0, 0, 9_000]) },
+        UsageRecord { seq: 2, start_ms: opened_ms + 4_000, end_ms: opened_ms + 5_000, usage: PerClass([0, 0, 0, 0, 7_000]) },
+        UsageRecord {
+            seq: 3,
+            start_ms: opened_ms + 5_200,
+            end_ms: opened_ms + 9_200,
+            usage: PerClass([31_000, 0, 0, 4_500_000, 30_000]),
+        },
     ];
     let capacity = PerClass([8, 128, 10_000_000_000, 12_500_000, 10_000]);
-    let (statement, witness) = build_epoch(stream, stream.genesis(), &records, capacity, Fr::from(424242u64), SLOTS as usize)?;
+    let genesis = stream.genesis(opened_ms);
+    let (statement, witness) = build_epoch(stream, genesis, &records, capacity, Fr::from(424242u64), SLOTS as usize)?;
 
     let mut rng = ChaCha20Rng::seed_from_u64(20261123);
     let shape = CircuitShape::meter(SLOTS);

@@ -1,8 +1,12 @@
 //! Meter records as JSON lines, one record per line:
 //!
 //! ```json
-//! {"meter":"0x…","job_id":1,"seq":1,"start_ms":1700000000000,"end_ms":1700000004000,"class":"gpu","quantity":31000}
+//! {"meter":"0x…","job_id":1,"seq":1,"start_ms":1700000000000,"end_ms":1700000004000,"usage":{"gpu":31000,"energy":52000}}
 //! ```
+//!
+//! `usage` maps class names (gpu, cpu, storage, network, energy) to quantities in
+//! each class's base unit; classes left out are 0. (Files of meter statement v1,
+//! one `class` and `quantity` per line, are refused with this format in the message.)
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -46,7 +50,7 @@ pub fn read(path: &Path) -> Result<BTreeMap<StreamId, Vec<UsageRecord>>> {
         }
         let parsed: RecordLine = serde_json::from_str(&line).with_context(|| {
             format!(
-                "{}:{}: not a meter record (expected {{\"meter\",\"job_id\",\"seq\",\"start_ms\",\"end_ms\",\"class\",\"quantity\"}} with u64 numbers)",
+                "{}:{}: not a meter record (expected {{\"meter\",\"job_id\",\"seq\",\"start_ms\",\"end_ms\",\"usage\":{{\"gpu\":..,\"energy\":..}}}} with u64 numbers)",
                 path.display(),
                 n + 1
             )

@@ -2,8 +2,8 @@
 //! always within the stream's capacity.
 //!
 //! A stream's records follow each other in time without overlap (rule 2 of the
-//! statement), so a simulated meter reports its job's main resource for most of
-//! each sampling period and its energy use for the rest.
+//! statement); each record bills the job's main resource and the energy it took
+//! over the same interval, and a network share on every third record.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -42,7 +42,7 @@ pub fn simulate(streams: usize, records: usize, start_ms: u64, seed: u64, capaci
 
 /// `records` records for each of `streams` streams, starting at `start_ms`: one
 /// list per stream. Stream `s` mostly uses GPU, CPU, storage or network (by `s`
-/// mod 4), and energy every fourth record.
+/// mod 4), with energy in every record and network in every third.
 pub fn simulate_records(
     streams: usize,
     records: usize,
@@ -57,11 +57,18 @@ pub fn simulate_records(
             let mut t = start_ms + rng.gen_range(0..1_000);
             (1..=records as u64)
                 .map(|seq| {
-                    let class = if seq % 4 == 0 { ResourceClass::Energy } else { main };
-                    let duration = if class == ResourceClass::Energy { 1_000 } else { rng.gen_range(2_000..10_000) };
-                    let load = rng.gen_range(0.2..1.0);
-                    let quantity = (capacity.get(class) as f64 * duration as f64 * load) as u64;
-                    let record = UsageRecord { seq, start_ms: t, end_ms: t + duration, class, quantity };
+                    let duration = rng.gen_range(2_000..10_000);
+                    let mut usage = PerClass::default();
+                    let mut bill = |class: ResourceClass, rng: &mut ChaCha20Rng| {
+                        let load = rng.gen_range(0.2..1.0);
+                        usage.set(class, (capacity.get(class) as f64 * duration as f64 * load) as u64);
+                    };
+                    bill(main, &mut rng);
+                    bill(ResourceClass::Energy, &mut rng);
+                    if seq % 3 == 0 {
+                        bill(ResourceClass::Network, &mut rng);
+                    }
+                    let record = UsageRecord { seq, start_ms: t, end_ms: t + duration, usage };
                     t = record.end_ms + rng.gen_range(0..500);
                     record
                 })
@@ -84,7 +91,7 @@ mod tests {
         for s in 0..3 {
             let id = stream(s);
             let records: Vec<_> = lines.iter().filter(|l| l.stream == id).map(|l| l.record).collect();
-            build_epoch(id, id.genesis(), &records, caps, Fr::from(1u64), 12).unwrap();
+            build_epoch(id, id.genesis(1_700_000_000_000), &records, caps, Fr::from(1u64), 12).unwrap();
         }
     }
 

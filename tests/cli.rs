@@ -53,7 +53,7 @@ fn demo_runs_the_whole_system_and_settles_every_epoch_on_a_persistent_chain() {
     assert!(out.contains("epochs settled        4 (each proved by the daemon"), "{out}");
     // 2 streams × (2 epochs × 4 slots − 2 left empty in the last epoch).
     assert!(out.contains("records settled       12 (the chain's stream states match"), "{out}");
-    assert!(out.contains("constraints / proof   3432"), "{out}");
+    assert!(out.contains("constraints / proof   2931"), "{out}");
     assert!(out.contains("settlements           4 on chain 31341"), "{out}");
     assert!(out.contains("verifier service on http://127.0.0.1:"), "submitted over gRPC: {out}");
     assert!(out.contains("prover daemon: stream logs in"), "{out}");
@@ -190,7 +190,7 @@ fn setup_simulate_prove_verify_inspect_export() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let setup = ok(d, &["setup", "--records", "4"]);
-    assert!(setup.contains("constraints      3432"), "{setup}");
+    assert!(setup.contains("constraints      2931"), "{setup}");
     assert!(ok(d, &["setup", "--records", "4"]).contains("already exist"));
 
     let records = path(d, "records.jsonl");
@@ -260,7 +260,7 @@ fn bad_input_gets_a_clear_error() {
     ok(d, &["setup", "--records", "2"]);
     std::fs::copy(path(d, "keys/meter-2.pk"), path(d, "keys/meter-3.pk")).unwrap();
     let err = fails(d, &["prove", "--input", &records, "--records", "3"]);
-    assert!(err.contains("with 2 record slots, but zkmeter.meter.v1 with 3 record slots is needed"), "wrong key: {err}");
+    assert!(err.contains("with 2 record slots, but zkmeter.meter.v2 with 3 record slots is needed"), "wrong key: {err}");
 
     let mut key = std::fs::read(path(d, "keys/meter-2.pk")).unwrap();
     let middle = key.len() / 2;
@@ -271,7 +271,7 @@ fn bad_input_gets_a_clear_error() {
 
     let bad = path(d, "bad.jsonl");
     let good_line = std::fs::read_to_string(&records).unwrap().lines().next().unwrap().to_owned();
-    std::fs::write(&bad, format!("{good_line}\n{}\n", good_line.replace("\"quantity\":", "\"quantity\":-"))).unwrap();
+    std::fs::write(&bad, format!("{good_line}\n{}\n", good_line.replacen("\"usage\":{\"gpu\":", "\"usage\":{\"gpu\":-", 1))).unwrap();
     let err = fails(d, &["prove", "--input", &bad, "--stream", id]);
     assert!(err.contains("bad.jsonl:2: not a meter record"), "malformed record: {err}");
 

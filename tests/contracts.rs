@@ -49,3 +49,22 @@ fn committed_artifacts_match_the_sources() {
         run(Path::new("node"), &["tools/build-artifacts.mjs", "--check"]);
     }
 }
+
+/// `cargo test` builds the examples beside the test binaries: the fixture writer
+/// run again must give the committed fixture byte for byte, so the fixture the
+/// Solidity test settles is what this tree's circuit proves.
+#[test]
+fn the_committed_meter_fixture_is_what_the_example_writes() {
+    let deps = std::env::current_exe().expect("the test binary's path");
+    let example = deps.parent().and_then(Path::parent).expect("target/<profile>").join("examples/contract_fixture");
+    assert!(example.exists(), "{} is not built: run `cargo test --workspace`", example.display());
+    let out = tempfile::tempdir().expect("a temporary directory").path().join("meter_proof.json");
+    let written = Command::new(&example).arg(&out).current_dir(env!("CARGO_MANIFEST_DIR")).output().expect("the example starts");
+    assert!(written.status.success(), "{}", String::from_utf8_lossy(&written.stderr));
+    let committed = contracts().join("test/fixtures/meter_proof.json");
+    assert!(
+        std::fs::read(&out).expect("written") == std::fs::read(&committed).expect("committed"),
+        "{} differs from what examples/contract_fixture.rs writes: run `cargo run --release --example contract_fixture` and commit it",
+        committed.display()
+    );
+}

@@ -486,6 +486,19 @@ fn rule4_capacity_of_the_claimed_statement_counts() {
 }
 
 #[test]
+fn rule4_capacity_is_checked_on_the_billed_totals() {
+    // The records bill 16,801 GPU-ms (public input 3 is their sum), while the prover
+    // checks capacity on totals one lower, which would fit: the totals it checks
+    // must be the lanes of input 3.
+    let (instance, mut witness) = honest();
+    witness.slots[0].usage[GPU] = Fr::from(16_801u64 - 3_000);
+    let billed = evaluate(&instance, &witness);
+    let mut checked = billed;
+    checked.totals[GPU] -= Fr::one();
+    assert!(refused(NO_RANGE, billed.public_inputs(), checked, witness, None));
+}
+
+#[test]
 fn rule4_slack_made_up() {
     // 5 GPU-ms over capacity, with a slack of 0 assigned instead of −5.
     let (instance, mut witness) = honest();

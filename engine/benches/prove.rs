@@ -29,7 +29,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use std::time::{Duration, Instant};
 use zkmeter_circuits::{
-    CircuitShape, MeterCircuit, MeterStatement, MeterWitness, PerClass, ResourceClass, StreamId, UsageRecord,
+    CircuitShape, MeterCircuit, MeterStatement, MeterWitness, PerClass, StreamId, UsageRecord,
     build_epoch, keys,
 };
 use zkmeter_engine::{CpuBackend, Ntt, Prover, ProverBackend};
@@ -47,21 +47,20 @@ fn list(var: &str, default: &[usize]) -> Vec<usize> {
     }
 }
 
-/// A full epoch: N records of alternating classes (the same as benches/prove.rs).
+/// A full epoch: N records, each billing all five classes (the same as benches/prove.rs).
 fn epoch(slots: usize) -> (MeterStatement, MeterWitness) {
     let stream = StreamId { meter: [0xbe; 20], job_id: 1 };
-    let classes = ResourceClass::ALL;
+    let opened = 1_700_000_000_000;
     let records: Vec<UsageRecord> = (0..slots as u64)
         .map(|i| UsageRecord {
             seq: i + 1,
-            start_ms: 1_700_000_000_000 + i * 5_000,
-            end_ms: 1_700_000_000_000 + i * 5_000 + 4_000,
-            class: classes[i as usize % classes.len()],
-            quantity: 1_000 + i,
+            start_ms: opened + i * 5_000,
+            end_ms: opened + i * 5_000 + 4_000,
+            usage: PerClass([1_000 + i, 2_000 + i, 3_000_000 + i, 40_000 + i, 5_000 + i]),
         })
         .collect();
     let caps = PerClass([8, 128, 1 << 40, 1 << 24, 10_000]);
-    build_epoch(stream, stream.genesis(), &records, caps, Fr::from(3u64), slots).expect("valid records")
+    build_epoch(stream, stream.genesis(opened), &records, caps, Fr::from(3u64), slots).expect("valid records")
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {

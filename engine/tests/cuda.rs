@@ -89,16 +89,10 @@ fn gpu_proofs_equal_stock_and_verify() {
     let prover = Prover::new(gpu, pk, (&shape).into()).unwrap();
     let stream = StreamId { meter: [7; 20], job_id: 9 };
     let records: Vec<UsageRecord> = (0..4u64)
-        .map(|i| UsageRecord {
-            seq: i + 1,
-            start_ms: 100 * i,
-            end_ms: 100 * i + 50,
-            class: ResourceClass::ALL[i as usize],
-            quantity: 10 + i,
-        })
+        .map(|i| UsageRecord { seq: i + 1, start_ms: 100 * i, end_ms: 100 * i + 50, usage: PerClass([10 + i; 5]) })
         .collect();
     let (statement, witness) =
-        build_epoch(stream, stream.genesis(), &records, PerClass([1 << 20; 5]), Fr::from(9u64), 4).unwrap();
+        build_epoch(stream, stream.genesis(0), &records, PerClass([1 << 20; 5]), Fr::from(9u64), 4).unwrap();
     let circuit = MeterCircuit::assigned(statement.instance(), witness);
     let ours = prover.prove_verified(circuit.clone(), &mut ChaCha20Rng::seed_from_u64(4)).unwrap();
     let stock = Groth16::<Bn254>::prove(prover.proving_key(), circuit, &mut ChaCha20Rng::seed_from_u64(4)).unwrap();

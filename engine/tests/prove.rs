@@ -11,7 +11,7 @@ use rand_chacha::ChaCha20Rng;
 use std::sync::OnceLock;
 use zkmeter_circuits::meter_circuit::{Fault, FaultSite};
 use zkmeter_circuits::{
-    CircuitShape, MeterCircuit, MeterStatement, MeterWitness, PerClass, ResourceClass, StreamId, UsageRecord,
+    CircuitShape, MeterCircuit, MeterStatement, MeterWitness, PUBLIC_INPUTS, PerClass, StreamId, UsageRecord,
     build_epoch, keys,
 };
 use zkmeter_engine::qap::Qap;
@@ -35,14 +35,14 @@ fn prover() -> &'static Prover<CpuBackend> {
 fn epoch() -> (MeterStatement, MeterWitness) {
     let stream = StreamId { meter: [0x42; 20], job_id: 1 };
     let records = [
-        UsageRecord { seq: 1, start_ms: 1_000, end_ms: 2_000, class: ResourceClass::Gpu, quantity: 1_000 },
-        UsageRecord { seq: 2, start_ms: 2_000, end_ms: 2_500, class: ResourceClass::Energy, quantity: 90_000 },
+        UsageRecord { seq: 1, start_ms: 1_000, end_ms: 2_000, usage: PerClass([1_000, 0, 0, 4_096, 40_000]) },
+        UsageRecord { seq: 2, start_ms: 2_000, end_ms: 2_500, usage: PerClass([0, 3_000, 0, 0, 90_000]) },
     ];
     let caps = PerClass([4, 16, 1 << 30, 1 << 20, 400]);
-    build_epoch(stream, stream.genesis(), &records, caps, Fr::from(5u64), SLOTS as usize).unwrap()
+    build_epoch(stream, stream.genesis(1_000), &records, caps, Fr::from(5u64), SLOTS as usize).unwrap()
 }
 
-fn circuit() -> (MeterCircuit, [Fr; 6]) {
+fn circuit() -> (MeterCircuit, [Fr; PUBLIC_INPUTS]) {
     let (statement, witness) = epoch();
     (MeterCircuit::assigned(statement.instance(), witness), statement.public_inputs())
 }
@@ -105,9 +105,9 @@ fn tampered_witness_gives_a_proof_that_does_not_verify() {
 #[test]
 fn a_circuit_of_another_size_is_refused() {
     let stream = StreamId { meter: [0x42; 20], job_id: 1 };
-    let records = [UsageRecord { seq: 1, start_ms: 10, end_ms: 20, class: ResourceClass::Cpu, quantity: 1 }];
+    let records = [UsageRecord { seq: 1, start_ms: 10, end_ms: 20, usage: PerClass([0, 1, 0, 0, 0]) }];
     let (statement, witness) =
-        build_epoch(stream, stream.genesis(), &records, PerClass([1, 1, 1, 1, 1]), Fr::from(1u64), 3).unwrap();
+        build_epoch(stream, stream.genesis(10), &records, PerClass([1, 1, 1, 1, 1]), Fr::from(1u64), 3).unwrap();
     let err = prover()
         .prove(MeterCircuit::assigned(statement.instance(), witness), &mut ChaCha20Rng::seed_from_u64(10))
         .unwrap_err();

@@ -2,7 +2,9 @@
 //! chain of the data directory with the contracts deployed, a few jobs opened by
 //! a consumer who escrows tokens, each served by a meter the provider registered;
 //! the verifier service (`zkmeter-service`) on a free loopback port; and the prover
-//! daemon (`zkmeter-prover`) metering each job with a synthetic meter, cutting
+//! daemon (`zkmeter-prover`) metering each job with synthetic sources, three classes
+//! per job billed together in one stream (a GPU job's GPU time, energy and network
+//! traffic, say), cutting
 //! epochs, proving them and submitting them over gRPC, while a live table shows
 //! where every stream stands. The service checks each proof and settles it (the
 //! contract verifies it again, burns the escrow at the tariff and pays the
@@ -18,7 +20,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use zkmeter_circuits::{Capacity, ResourceClass};
-use zkmeter_contracts::{Address, Chain, DEV_ACCOUNTS, Deployment, U256};
+use zkmeter_contracts::{Address, Chain, DEV_ACCOUNTS, Deployment, U256, sign_registration};
 use zkmeter_prover::config::{Config as ProverConfig, StreamConfig};
 use zkmeter_prover::daemon::{self, RunOptions, Status, StreamStatus};
 use zkmeter_prover::identity::MeterKey;
@@ -54,9 +56,13 @@ pub struct Args {
 const PROVIDER: Address = DEV_ACCOUNTS[1];
 const CONSUMER: Address = DEV_ACCOUNTS[2];
 
-/// The classes the demo's streams meter, in turn.
-const CLASSES: [ResourceClass; 5] =
-    [ResourceClass::Gpu, ResourceClass::Cpu, ResourceClass::Network, ResourceClass::Energy, ResourceClass::Storage];
+/// The classes the demo's jobs meter, in turn: each job bills all of its classes
+/// through its one stream.
+const JOB_CLASSES: [[ResourceClass; 3]; 3] = [
+    [ResourceClass::Gpu, ResourceClass::Energy, ResourceClass::Network],
+    [ResourceClass::Cpu, ResourceClass::Storage, ResourceClass::Network],
+    [ResourceClass::Gpu, ResourceClass::Cpu, ResourceClass::Energy],
+];
 
 /// Synthetic meters use this share of the capacity on average (percent).
 const LOAD_PERCENT: u64 = 40;
@@ -64,11 +70,11 @@ const LOAD_PERCENT: u64 = 40;
 /// How long the demo waits for every epoch to settle.
 const DEMO_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// One demo stream: its meter's key file and its job.
+/// One demo stream: its meter's key file, its job and what it meters.
 struct DemoStream {
     key_file: PathBuf,
     job_id: u64,
-    class: ResourceClass,
+    classes: [ResourceClass; 3],
 }
 
 pub fn run(data_dir: &Path, args: Args) -> Result<()> {
@@ -127,12 +133,17 @@ pub fn run(data_dir: &Path, args: Args) -> Result<()> {
             .map(|(i, s)| StreamConfig {
                 job_id: s.job_id,
                 key_file: s.key_file.clone(),
-                capacity,
-                meter: MeterConfig::Synthetic {
-                    class: s.class,
-                    rate: capacity.get(s.class) * 1000 * LOAD_PERCENT / 100,
-                    seed: args.seed.wrapping_add(i as u64),
-                },
+                capacity: Some(capacity),
+                sources: s
+                    .classes
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &class)| MeterConfig::Synthetic {
+                        class,
+                        rate: capacity.get(class) * 1000 * LOAD_PERCENT / 100,
+                        seed: args.seed.wrapping_add(10 * i as u64 + k as u64),
+                    })
+                    .collect(),
                 stop_after_records: Some(per_stream),
             })
             .collect(),
@@ -253,12 +264,14 @@ fn open_jobs(
     // A record bills at most capacity × its duration; twice the sample interval
     // leaves room for a loaded machine reading the meters late.
     let most = |class: ResourceClass| u128::from(capacity.get(class)) * u128::from(2 * args.sample_interval_ms) * u128::from(records);
-    let classes: Vec<ResourceClass> = (0..args.streams).map(|i| CLASSES[i % CLASSES.len()]).collect();
+    let classes: Vec<[ResourceClass; 3]> = (0..args.streams).map(|i| JOB_CLASSES[i % JOB_CLASSES.len()]).collect();
     let escrows: Vec<[u128; 5]> = classes
         .iter()
-        .map(|&class| {
+        .map(|job| {
             let mut escrow = [0u128; 5];
-            escrow[class.index()] = most(class);
+            for &class in job {
+                escrow[class.index()] = most(class);
+            }
             escrow
         })
         .collect();
@@ -276,18 +289,22 @@ fn open_jobs(
     for (index, (class, escrow)) in classes.into_iter().zip(escrows).enumerate() {
         let (key_file, key) = demo_meter_key(data_dir, index)?;
         let meter = key.address();
-        let (owner, _, registered) = d.meter_info(chain, meter)?;
-        if owner == Address::ZERO {
-            d.register_meter(chain, PROVIDER, meter, capacity)?;
-        } else if owner != PROVIDER || registered != *capacity {
+        let info = d.meter_info(chain, meter)?;
+        if info.provider == Address::ZERO {
+            let consent = sign_registration(key.signing_key(), chain.chain_id(), d.settlement, PROVIDER);
+            d.register_meter(chain, PROVIDER, meter, capacity, &consent)?;
+        } else if info.provider != PROVIDER || info.capacity != *capacity {
             bail!(
-                "meter {meter} is registered on this chain by {owner} with capacity {registered:?}, not as the demo \
-                 registers it: run the demo with a fresh --data-dir"
+                "meter {meter} is registered on this chain by {} with capacity {:?}, not as the demo registers it: run \
+                 the demo with a fresh --data-dir",
+                info.provider,
+                info.capacity
             );
         }
-        let (job_id, _) = d.open_job(chain, CONSUMER, meter, expires_at, escrow)?;
-        println!("job {job_id}: meter {meter} ({class}), escrow {}", tokens(&escrow.map(U256::from)));
-        streams.push(DemoStream { key_file, job_id, class });
+        let job_id = d.open_job(chain, CONSUMER, meter, capacity, expires_at, escrow)?.job_id;
+        let names: Vec<&str> = class.iter().map(|c| c.name()).collect();
+        println!("job {job_id}: meter {meter} ({}), escrow {}", names.join(" + "), tokens(&escrow.map(U256::from)));
+        streams.push(DemoStream { key_file, job_id, classes: class });
     }
     Ok(streams)
 }

@@ -35,7 +35,9 @@ pub fn run(args: Args) -> Result<()> {
     for (stream, records) in streams {
         let mut totals = PerClass::default();
         for r in &records {
-            totals.set(r.class, totals.get(r.class).saturating_add(r.quantity));
+            for (class, v) in r.usage.iter() {
+                totals.set(class, totals.get(class).saturating_add(v));
+            }
         }
         println!("stream {stream}");
         println!("  records   {} (seq {}..={})", records.len(), records[0].seq, records[records.len() - 1].seq);

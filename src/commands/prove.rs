@@ -28,6 +28,11 @@ pub struct Args {
     /// Without it the epoch starts at the stream's genesis.
     #[arg(long)]
     after: Option<PathBuf>,
+    /// Without --after: when the stream's job was opened (Unix ms; on chain, the
+    /// opening block's time × 1000, as `zkmeter chain status` shows it), where the
+    /// stream starts. Default: the start of its first record.
+    #[arg(long, conflicts_with = "after")]
+    opened_ms: Option<u64>,
     /// Record slots of the keys to use (N).
     #[arg(long, default_value_t = DEFAULT_SLOTS)]
     records: u32,
@@ -70,7 +75,10 @@ pub fn run(data_dir: &Path, args: Args) -> Result<()> {
             }
             (previous.statement.new, previous.statement.capacity)
         }
-        None => (stream.genesis(), default_capacity()),
+        None => {
+            let first = records.first().map_or(0, |r| r.start_ms);
+            (stream.genesis(args.opened_ms.unwrap_or(first)), default_capacity())
+        }
     };
     let capacity = super::apply_capacity(base_capacity, &args.capacity)?;
     let remaining: Vec<_> = records.iter().copied().filter(|r| r.seq > prev.seq).collect();
