@@ -52,10 +52,16 @@ pub fn embedded_dir(data_dir: &Path) -> PathBuf {
 
 impl ChainArgs {
     /// Opens the chain. `signing`: the command sends transactions, so a node needs
-    /// a key (the embedded chain signs with its dev accounts).
+    /// a key (the embedded chain signs with its dev accounts, and is opened for
+    /// writing, holding its lock); a command that only reads opens a snapshot of
+    /// the embedded chain, beside a demo or a verifier that holds it.
     pub fn open(&self, data_dir: &Path, signing: bool) -> Result<Target> {
         let Some(url) = &self.rpc_url else {
-            return open_embedded(data_dir, self.deployment.clone());
+            return if signing {
+                open_embedded(data_dir, self.deployment.clone())
+            } else {
+                open_embedded_read_only(data_dir, self.deployment.clone())
+            };
         };
         let key_given = self.private_key_file.is_some() || std::env::var_os(PRIVATE_KEY_ENV).is_some();
         let signers = if signing || key_given {
@@ -71,12 +77,22 @@ impl ChainArgs {
     }
 }
 
-/// Opens the embedded chain of `data_dir` (made on first use).
+/// Opens the embedded chain of `data_dir` for writing (made on first use),
+/// holding its lock until the target is dropped.
 pub fn open_embedded(data_dir: &Path, deployment: Option<PathBuf>) -> Result<Target> {
     let dir = embedded_dir(data_dir);
-    let chain = EmbeddedChain::open(&dir)?;
+    embedded_target(&dir, Box::new(EmbeddedChain::open(&dir)?), deployment)
+}
+
+/// Opens a read-only snapshot of the embedded chain of `data_dir` (making nothing).
+pub fn open_embedded_read_only(data_dir: &Path, deployment: Option<PathBuf>) -> Result<Target> {
+    let dir = embedded_dir(data_dir);
+    embedded_target(&dir, Box::new(EmbeddedChain::open_read_only(&dir)?), deployment)
+}
+
+fn embedded_target(dir: &Path, chain: Box<EmbeddedChain>, deployment: Option<PathBuf>) -> Result<Target> {
     Ok(Target {
-        chain: Box::new(chain),
+        chain,
         deployment_path: deployment.unwrap_or_else(|| dir.join(DEPLOYMENT_FILE)),
         description: format!("embedded chain {}", dir.join(STATE_FILE).display()),
     })
@@ -97,6 +113,10 @@ impl Target {
         Ok(d)
     }
 
+    fn embedded(&self) -> bool {
+        self.description.starts_with("embedded")
+    }
+
     fn check(&mut self, d: &Deployment) -> Result<()> {
         let id = self.chain.chain_id();
         if d.chain_id != id {
@@ -107,9 +127,11 @@ impl Target {
                 self.description
             );
         }
+        d.check_chain(self.chain.as_mut(), &self.deployment_path)?;
         d.job_count(self.chain.as_mut()).map(drop).with_context(|| {
             format!(
-                "the contracts in {} do not answer on {} (was the chain reset?): run `zkmeter chain deploy` again",
+                "the contracts in {} do not answer on {}: the deployment file does not belong to this chain; pass \
+                 the right --deployment",
                 self.deployment_path.display(),
                 self.description
             )
@@ -117,21 +139,37 @@ impl Target {
     }
 
     /// Makes sure the chain has zkmeter deployed with a verifier for each of
-    /// `circuits` holding exactly that verifying key: deploys everything when
-    /// there is no deployment (or its contracts are gone, e.g. a reset node), and
-    /// adds or replaces verifiers whose key differs. Returns the deployment (saved)
-    /// and one line per thing done or found.
+    /// `circuits` holding exactly that verifying key: deploys everything on a chain
+    /// without a deployment (or on a node that was reset: a new genesis), and adds
+    /// or replaces verifiers whose key differs. Never deploys afresh over an
+    /// embedded chain that has history: its deployment file is missing or not its
+    /// own, and deploying again would hide every earlier balance and job. Returns
+    /// the deployment (saved) and one line per thing done or found.
     pub fn ensure_deployed(&mut self, circuits: &[(KeyHeader, VerifyingKey<Bn254>)]) -> Result<(Deployment, Vec<String>)> {
         let mut report = Vec::new();
         let existing = if self.deployment_path.exists() {
             let d = Deployment::load(&self.deployment_path)?;
-            match self.check(&d) {
-                Ok(()) => Some(d),
-                Err(e) => {
-                    report.push(format!("{e:#}; deploying afresh"));
-                    None
-                }
+            let reset = !self.embedded() && d.chain_id == self.chain.chain_id() && d.genesis_id != self.chain.genesis_id()?;
+            if reset {
+                report.push(format!(
+                    "the node was reset (genesis {} → {}): deploying afresh; the receipts and stream logs of the old \
+                     chain are refused on this one",
+                    d.genesis_id,
+                    self.chain.genesis_id()?
+                ));
+                None
+            } else {
+                self.check(&d)?;
+                Some(d)
             }
+        } else if self.embedded() && self.chain.block()?.number > 0 {
+            bail!(
+                "{} is missing, but the embedded chain has {} blocks of history: restore the deployment file (it holds \
+                 the contracts' addresses). Deploying again would hide every earlier job and balance; for a new chain \
+                 use a new data directory (--data-dir)",
+                self.deployment_path.display(),
+                self.chain.block()?.number
+            );
         } else {
             None
         };

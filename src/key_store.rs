@@ -60,17 +60,15 @@ impl KeyStore {
         Ok(prover)
     }
 
-    /// Loads the proving key for N slots, or makes the keys if they are missing or
-    /// unusable (saying why).
+    /// Loads the proving key for N slots, or makes the keys if there are none yet.
+    /// A key that is there but unusable (corrupt, for another circuit) is an error:
+    /// making new keys would replace the verifier on chain, and the old key may
+    /// be the only copy of a ceremony's result.
     pub fn prover_or_setup(&self, slots: u32) -> Result<MeterProver> {
         match self.prover(slots) {
             Ok(prover) => Ok(prover),
-            Err(e) => {
-                if !matches!(e.downcast_ref::<KeyError>(), Some(KeyError::Missing { .. })) {
-                    eprintln!("existing keys unusable ({e}); making new ones");
-                }
-                self.setup(slots)
-            }
+            Err(e) if matches!(e.downcast_ref::<KeyError>(), Some(KeyError::Missing { .. })) => self.setup(slots),
+            Err(e) => Err(e),
         }
     }
 

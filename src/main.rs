@@ -61,6 +61,13 @@ fn default_data_dir() -> PathBuf {
 }
 
 fn main() -> Result<()> {
+    // Printing to a closed pipe (`zkmeter chain status | head`) ends the process
+    // quietly, as for any Unix tool, instead of panicking in `println!`.
+    // SAFETY: setting a signal's disposition to the default at start-up, before
+    // any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let filter = match cli.verbose {
         0 => "warn",
@@ -70,6 +77,7 @@ fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter.into()))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let data_dir = cli.data_dir;
     match cli.command {

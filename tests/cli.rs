@@ -136,12 +136,14 @@ fn chain_commands_deploy_and_report_with_clear_errors() {
 
     let err = fails(d, &["balance", "0x1234"]);
     assert!(err.contains("is not an address"), "{err}");
-    // A reset chain: the deployment no longer answers.
-    std::fs::remove_file(d.join("chain/chain.json")).unwrap();
+    // The chain's state moved away: nothing is made for a reader, and a new chain
+    // made in its place is another chain, whose deployment is not the old one's.
+    std::fs::rename(d.join("chain/chain.json"), d.join("old-chain.json")).unwrap();
     let err = fails(d, &["chain", "status"]);
-    assert!(err.contains("was the chain reset?") && err.contains("zkmeter chain deploy"), "{err}");
-    let out = ok(d, &["chain", "deploy", "--records", "2"]);
-    assert!(out.contains("deploying afresh") && out.contains("deployed ResourceToken"), "{out}");
+    assert!(err.contains("there is no embedded chain"), "{err}");
+    assert!(!d.join("chain/chain.json").exists(), "a read makes no chain");
+    let err = fails(d, &["chain", "deploy", "--records", "2"]);
+    assert!(err.contains("made again or is another one"), "{err}");
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("http://127.0.0.1:{port}");

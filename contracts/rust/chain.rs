@@ -55,6 +55,12 @@ pub trait Chain {
     /// The latest block.
     fn block(&mut self) -> Result<BlockInfo>;
 
+    /// What tells this chain apart from every other with the same chain id: the
+    /// hash of its block 0 on a node (a reset anvil has a new one), a random value
+    /// fixed when it was made for the embedded chain. Deployments, receipts and
+    /// stream logs record it, and refuse to be used with another chain.
+    fn genesis_id(&mut self) -> Result<B256>;
+
     /// The account's ether balance, in wei.
     fn eth_balance(&mut self, account: Address) -> Result<alloy::primitives::U256>;
 }

@@ -70,6 +70,9 @@ pub struct WorkCircuitDeployment {
 pub struct Deployment {
     /// The chain id.
     pub chain_id: u64,
+    /// The chain's genesis id ([`Chain::genesis_id`]): a deployment is only ever used
+    /// on the chain it was made on.
+    pub genesis_id: B256,
     /// Who deployed: the admin and governance of both contracts, and a token minter.
     pub deployer: Address,
     /// The `ResourceToken` (ERC-1155).
@@ -99,15 +102,27 @@ impl Deployment {
         })
     }
 
-    /// Writes the deployment file (temporary file, then rename).
+    /// Writes the deployment file durably (see [`crate::durable`]).
     pub fn save(&self, path: &Path) -> Result<()> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| ChainError::io(dir, e))?;
+        crate::durable::write(path, &serde_json::to_vec_pretty(self).expect("a deployment serializes"))
+    }
+
+    /// Refuses `chain` unless it is the chain this deployment was made on (same
+    /// chain id and genesis id): a chain made again at the same place has the same
+    /// addresses and job ids, and its receipts and stream logs must never mix.
+    pub fn check_chain(&self, chain: &mut dyn Chain, path: &Path) -> Result<()> {
+        let (id, genesis) = (chain.chain_id(), chain.genesis_id()?);
+        if self.chain_id != id || self.genesis_id != genesis {
+            return Err(ChainError::OtherChain(format!(
+                "{} is a deployment on chain {} (genesis {}), but the chain here is {id} (genesis {genesis}): it was \
+                 made again or is another one. Deploy afresh with a new data directory (--data-dir) or a new \
+                 deployment file (--deployment)",
+                path.display(),
+                self.chain_id,
+                self.genesis_id
+            )));
         }
-        let tmp = path.with_extension("json.tmp");
-        let json = serde_json::to_vec_pretty(self).expect("a deployment serializes");
-        std::fs::write(&tmp, json).map_err(|e| ChainError::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| ChainError::io(path, e))
+        Ok(())
     }
 
     /// The circuit with `slots` record slots, if deployed.
@@ -193,6 +208,7 @@ pub fn deploy(chain: &mut dyn Chain, circuits: &[CircuitToDeploy<'_>], out: Opti
 
     let mut deployment = Deployment {
         chain_id: chain.chain_id(),
+        genesis_id: chain.genesis_id()?,
         deployer,
         token,
         settlement,

@@ -5,11 +5,20 @@
 //! before the previous block's; several blocks may share a second, so the chain's
 //! clock never runs ahead of real time), with gas price and base fee zero so accounts
 //! need no ether. After every transaction the whole state (accounts, code,
-//! storage, the latest block) is written to `chain.json` in the data directory,
-//! through a temporary file and a rename, so a crash leaves either the old or the
-//! new state, and [`EmbeddedChain::open`] picks up where the last process stopped.
+//! storage, the latest block) is written to `chain.json` in the data directory:
+//! to a temporary file, synced, renamed over the old one, and the directory
+//! synced, so a crash or a power loss leaves either the old or the new state, and
+//! [`EmbeddedChain::open`] picks up where the last process stopped.
 //!
-//! It is meant for the demo and for tests: one process at a time owns the file.
+//! One writer at a time: [`EmbeddedChain::open`] holds an exclusive lock on
+//! `chain.lock` (with the holder's pid in it) for as long as the chain is open, so
+//! a second process is refused, naming the holder, instead of writing the chain
+//! from a stale copy of its state. [`EmbeddedChain::open_read_only`] reads a
+//! consistent snapshot without the lock (the state file is only ever replaced
+//! whole) and sends nothing.
+//!
+//! Each chain gets a random genesis id when it is made ([`Chain::genesis_id`]), so
+//! a chain made again in the same place is told apart from the old one.
 
 use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use revm::context::result::{ExecutionResult, Output};
@@ -34,6 +43,9 @@ pub const EMBEDDED_CHAIN_ID: u64 = 31341;
 /// Name of the state file in the data directory.
 pub const STATE_FILE: &str = "chain.json";
 
+/// Name of the lock file beside it.
+pub const LOCK_FILE: &str = "chain.lock";
+
 /// Ether each dev account holds at genesis: 10 000 ETH.
 const GENESIS_BALANCE_WEI: u128 = 10_000 * 1_000_000_000_000_000_000;
 
@@ -44,13 +56,18 @@ const TX_GAS_LIMIT: u64 = 30_000_000;
 pub struct EmbeddedChain {
     db: CacheDB<EmptyDB>,
     block: BlockInfo,
+    genesis_id: B256,
     path: Option<PathBuf>,
+    /// Held while the chain is open for writing (released when dropped).
+    lock: Option<std::fs::File>,
+    read_only: bool,
 }
 
 #[derive(Serialize, Deserialize)]
 struct StateFile {
     format: String,
     chain_id: u64,
+    genesis_id: B256,
     block_number: u64,
     timestamp: u64,
     accounts: BTreeMap<Address, AccountFile>,
@@ -66,7 +83,11 @@ struct AccountFile {
     storage: BTreeMap<U256, U256>,
 }
 
-const FORMAT: &str = "zkmeter-embedded-chain/1";
+const FORMAT: &str = "zkmeter-embedded-chain/2";
+
+/// The state format of zkmeter before meter statement v2: its contracts cannot
+/// settle v2 proofs.
+const RETIRED_FORMATS: &[&str] = &["zkmeter-embedded-chain/1"];
 
 impl EmbeddedChain {
     /// A fresh chain kept in memory only, its dev accounts funded.
@@ -75,28 +96,54 @@ impl EmbeddedChain {
         for account in DEV_ACCOUNTS {
             db.insert_account_info(account, AccountInfo { balance: U256::from(GENESIS_BALANCE_WEI), ..Default::default() });
         }
-        EmbeddedChain { db, block: BlockInfo { number: 0, timestamp: now() }, path: None }
+        let genesis_id = B256::from(rand_bytes());
+        EmbeddedChain {
+            db,
+            block: BlockInfo { number: 0, timestamp: now() },
+            genesis_id,
+            path: None,
+            lock: None,
+            read_only: false,
+        }
     }
 
-    /// Opens the chain kept in `dir` (its [`STATE_FILE`]), or starts a fresh one
-    /// there (the directory is created) if it has none yet.
+    /// Opens the chain kept in `dir` (its [`STATE_FILE`]) for writing, or starts a
+    /// fresh one there (the directory is created) if it has none yet. Holds the
+    /// chain's lock until dropped: a second process is refused with
+    /// [`ChainError::Locked`].
     pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| ChainError::io(dir, e))?;
+        let lock = lock(dir)?;
         let path = dir.join(STATE_FILE);
-        match std::fs::read(&path) {
-            Ok(bytes) => {
-                let mut chain = Self::load(&path, &bytes)?;
-                chain.path = Some(path);
-                Ok(chain)
-            }
+        let mut chain = match std::fs::read(&path) {
+            Ok(bytes) => Self::load(&path, &bytes)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(dir).map_err(|e| ChainError::io(dir, e))?;
                 let mut chain = Self::in_memory();
-                chain.path = Some(path);
+                chain.path = Some(path.clone());
                 chain.save()?;
-                Ok(chain)
+                chain
             }
-            Err(e) => Err(ChainError::io(&path, e)),
-        }
+            Err(e) => return Err(ChainError::io(&path, e)),
+        };
+        chain.path = Some(path);
+        chain.lock = Some(lock);
+        Ok(chain)
+    }
+
+    /// Reads a snapshot of the chain kept in `dir`, without its lock (a process
+    /// may be writing it): calls and reads work, transactions are refused with
+    /// [`ChainError::ReadOnly`]. Makes nothing: no chain there is [`ChainError::NoChain`].
+    pub fn open_read_only(dir: &Path) -> Result<Self> {
+        let path = dir.join(STATE_FILE);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ChainError::NoChain { path: dir.to_owned() }),
+            Err(e) => return Err(ChainError::io(&path, e)),
+        };
+        let mut chain = Self::load(&path, &bytes)?;
+        chain.path = Some(path);
+        chain.read_only = true;
+        Ok(chain)
     }
 
     /// Where the state is kept, if anywhere.
@@ -106,6 +153,17 @@ impl EmbeddedChain {
 
     fn load(path: &Path, bytes: &[u8]) -> Result<Self> {
         let bad = |reason: String| ChainError::BadFile { path: path.to_owned(), what: "embedded chain state", reason };
+        if let Some(format) = serde_json::from_slice::<serde_json::Value>(bytes)
+            .ok()
+            .and_then(|v| v.get("format").and_then(|f| f.as_str()).map(str::to_owned))
+            .filter(|f| RETIRED_FORMATS.contains(&f.as_str()))
+        {
+            return Err(ChainError::OtherChain(format!(
+                "{} is an embedded chain of an earlier zkmeter ({format}, meter statement v1): its contracts cannot \
+                 settle today's proofs. Use a new data directory (--data-dir); keep the old one for its records",
+                path.display()
+            )));
+        }
         let file: StateFile = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
         if file.format != FORMAT {
             return Err(bad(format!("format {:?}, expected {FORMAT:?}", file.format)));
@@ -131,11 +189,18 @@ impl EmbeddedChain {
             let storage = account.storage.into_iter().collect();
             db.replace_account_storage(address, storage).expect("EmptyDB never fails");
         }
-        Ok(EmbeddedChain { db, block: BlockInfo { number: file.block_number, timestamp: file.timestamp }, path: None })
+        Ok(EmbeddedChain {
+            db,
+            block: BlockInfo { number: file.block_number, timestamp: file.timestamp },
+            genesis_id: file.genesis_id,
+            path: None,
+            lock: None,
+            read_only: false,
+        })
     }
 
-    /// Writes the state file (temporary file, then rename). Done after every
-    /// transaction; a no-op for an in-memory chain.
+    /// Writes the state file durably (temporary file, synced, renamed, directory
+    /// synced). Done after every transaction; a no-op for an in-memory chain.
     pub fn save(&self) -> Result<()> {
         let Some(path) = &self.path else { return Ok(()) };
         let accounts = self
@@ -157,14 +222,13 @@ impl EmbeddedChain {
         let file = StateFile {
             format: FORMAT.into(),
             chain_id: EMBEDDED_CHAIN_ID,
+            genesis_id: self.genesis_id,
             block_number: self.block.number,
             timestamp: self.block.timestamp,
             accounts,
         };
         let json = serde_json::to_vec_pretty(&file).expect("the state serializes");
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, json).map_err(|e| ChainError::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| ChainError::io(path, e))
+        crate::durable::write(path, &json)
     }
 
     fn nonce(&self, account: Address) -> u64 {
@@ -219,6 +283,10 @@ impl Chain for EmbeddedChain {
     }
 
     fn transact(&mut self, what: &str, from: Address, to: Option<Address>, data: Bytes) -> Result<Receipt> {
+        if self.read_only {
+            let path = self.path.as_deref().and_then(Path::parent).unwrap_or(Path::new("")).to_owned();
+            return Err(ChainError::ReadOnly { what: what.to_owned(), path });
+        }
         // Several blocks may share a second (as on a fast L2): a clock that moved one
         // second per block would run ahead of real time, and the settlement contract
         // bounds every bill by the chain's clock.
@@ -274,6 +342,27 @@ impl Chain for EmbeddedChain {
     fn eth_balance(&mut self, account: Address) -> Result<U256> {
         Ok(self.db.cache.accounts.get(&account).map_or(U256::ZERO, |a| a.info.balance))
     }
+
+    fn genesis_id(&mut self) -> Result<B256> {
+        Ok(self.genesis_id)
+    }
+}
+
+/// Takes the exclusive lock of the chain in `dir`; a held lock is
+/// [`ChainError::Locked`], naming the holder.
+fn lock(dir: &Path) -> Result<std::fs::File> {
+    match crate::durable::try_lock(&dir.join(LOCK_FILE))? {
+        crate::durable::Lock::Held(file) => Ok(file),
+        crate::durable::Lock::Busy { holder } => Err(ChainError::Locked { path: dir.to_owned(), holder }),
+    }
+}
+
+/// 32 random bytes from the operating system.
+fn rand_bytes() -> [u8; 32] {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes
 }
 
 fn is_empty(code: &Bytes) -> bool {

@@ -65,7 +65,11 @@ pub enum ChainError {
         source: std::io::Error,
     },
     /// A state or deployment file is not what this crate writes.
-    #[error("{path} is not a valid {what} file ({reason}): move it away to start afresh")]
+    #[error(
+        "{path} is not a valid {what} file ({reason}): restore it from a backup. To start a new chain instead, use a \
+         new data directory (--data-dir): receipts and stream logs of the old chain are refused on a new one, and \
+         moving only this file away would lose every settlement it records"
+    )]
     BadFile {
         /// The file.
         path: PathBuf,
@@ -74,6 +78,34 @@ pub enum ChainError {
         /// What is wrong with it.
         reason: String,
     },
+    /// Another process holds the embedded chain.
+    #[error(
+        "the embedded chain {path} is in use by process {holder} (a `zkmeter demo` or `zkmeter-verifier` on the same \
+         data directory): stop it first, or use another --data-dir; commands that only read open a snapshot"
+    )]
+    Locked {
+        /// The chain's directory.
+        path: PathBuf,
+        /// The process holding it, as it wrote in the lock file ("unknown" if unreadable).
+        holder: String,
+    },
+    /// A write on a read-only snapshot of the embedded chain.
+    #[error("{what}: the embedded chain {path} was opened read-only (a snapshot): this command cannot send transactions")]
+    ReadOnly {
+        /// What was attempted.
+        what: String,
+        /// The chain's directory.
+        path: PathBuf,
+    },
+    /// There is no embedded chain to read.
+    #[error("there is no embedded chain in {path}: run `zkmeter chain deploy` (or `zkmeter demo`) first")]
+    NoChain {
+        /// The directory looked in.
+        path: PathBuf,
+    },
+    /// A file belongs to another chain.
+    #[error("{0}")]
+    OtherChain(String),
     /// An answer did not decode as the ABI says.
     #[error("could not decode the answer of {what}: {reason} (is the deployment file for this chain?)")]
     Decode {

@@ -56,6 +56,7 @@ pub mod anvil;
 pub mod bindings;
 pub mod chain;
 pub mod deploy;
+pub mod durable;
 pub mod embedded;
 pub mod error;
 pub mod meter_signature;
@@ -66,7 +67,7 @@ pub use chain::{BlockInfo, Chain, DEV_ACCOUNTS, DEV_PRIVATE_KEYS, Receipt};
 pub use deploy::{
     CircuitDeployment, CircuitToDeploy, DEPLOYMENT_FILE, Deployment, WorkCircuitDeployment, circuit_id, deploy, vk_hash,
 };
-pub use embedded::{EMBEDDED_CHAIN_ID, EmbeddedChain, STATE_FILE};
+pub use embedded::{EMBEDDED_CHAIN_ID, EmbeddedChain, LOCK_FILE, STATE_FILE};
 pub use error::ChainError;
 pub use meter_signature::{meter_address, sign_registration, sign_state, state_digest};
 pub use rpc::{RpcChain, load_private_key, parse_private_key};

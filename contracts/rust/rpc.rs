@@ -6,7 +6,7 @@
 //! `tokio::task::spawn_blocking`.) Plain `http://` URLs only: TLS is not compiled in.
 
 use alloy::network::{EthereumWallet, TransactionBuilder};
-use alloy::primitives::{Address, Bytes, U256};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::TransactionRequest;
 use alloy::signers::local::PrivateKeySigner;
@@ -175,6 +175,13 @@ impl Chain for RpcChain {
 
     fn eth_balance(&mut self, account: Address) -> Result<U256> {
         self.block_on(|p| async move { p.get_balance(account).await })
+    }
+
+    fn genesis_id(&mut self) -> Result<B256> {
+        let block = self.block_on(|p| async move {
+            p.get_block_by_number(alloy::eips::BlockNumberOrTag::Number(0)).await
+        })?;
+        Ok(block.ok_or_else(|| ChainError::Rpc("the node has no block 0".into()))?.header.hash)
     }
 }
 

@@ -63,11 +63,69 @@ fn a_closed_job_refunds_its_escrow_after_a_restart() {
 }
 
 #[test]
-fn a_corrupt_state_file_is_refused_with_advice() {
+fn a_corrupt_state_file_is_refused_with_advice_that_bills_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(STATE_FILE), b"{ not json").unwrap();
     let err = EmbeddedChain::open(dir.path()).err().expect("refused");
-    assert!(err.to_string().contains("move it away"), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("restore it from a backup") && text.contains("new data directory"), "{text}");
+    assert!(!text.contains("start afresh"), "moving only the state file away reuses old receipts and logs: {text}");
+}
+
+#[test]
+fn one_writer_at_a_time_and_snapshots_for_readers() {
+    use zkmeter_contracts::{ChainError, LOCK_FILE};
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing is made for a reader.
+    assert!(matches!(EmbeddedChain::open_read_only(dir.path()), Err(ChainError::NoChain { .. })));
+    assert!(!dir.path().join(STATE_FILE).exists());
+
+    let mut writer = EmbeddedChain::open(dir.path()).unwrap();
+    let genesis = writer.genesis_id().unwrap();
+    // A second writer is refused, naming the holder.
+    match EmbeddedChain::open(dir.path()) {
+        Err(ChainError::Locked { holder, .. }) => assert_eq!(holder, std::process::id().to_string()),
+        other => panic!("a second writer got {:?}", other.map(|_| "a chain")),
+    }
+    assert_eq!(std::fs::read_to_string(dir.path().join(LOCK_FILE)).unwrap(), std::process::id().to_string());
+    // A reader gets a snapshot that sends nothing.
+    let prover = prover();
+    let (d, job) = setup_job(&mut writer, &prover, None);
+    let mut reader = EmbeddedChain::open_read_only(dir.path()).unwrap();
+    assert_eq!(reader.genesis_id().unwrap(), genesis);
+    assert_eq!(d.job(&mut reader, job).unwrap(), d.job(&mut writer, job).unwrap());
+    let err = d.close_job(&mut reader, provider(), job).unwrap_err();
+    assert!(matches!(err, ChainError::ReadOnly { .. }), "{err}");
+    drop(writer);
+    // Released with the writer; the genesis id stays with the chain.
+    let mut again = EmbeddedChain::open(dir.path()).unwrap();
+    assert_eq!(again.genesis_id().unwrap(), genesis);
+}
+
+#[test]
+fn a_chain_made_again_in_the_same_place_is_another_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let prover = prover();
+    let path = dir.path().join(DEPLOYMENT_FILE);
+    let d = {
+        let mut chain = EmbeddedChain::open(dir.path()).unwrap();
+        let (d, _) = setup_job(&mut chain, &prover, Some(&path));
+        d.check_chain(&mut chain, &path).unwrap();
+        d
+    };
+    // The state file moved away: a new chain, same id, same addresses, new genesis id.
+    std::fs::rename(dir.path().join(STATE_FILE), dir.path().join("old-chain.json")).unwrap();
+    let mut chain = EmbeddedChain::open(dir.path()).unwrap();
+    let err = d.check_chain(&mut chain, &path).unwrap_err();
+    assert!(err.to_string().contains("made again or is another one"), "{err}");
+}
+
+#[test]
+fn a_state_file_of_statement_v1_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(STATE_FILE), br#"{"format":"zkmeter-embedded-chain/1","chain_id":31341}"#).unwrap();
+    let err = EmbeddedChain::open(dir.path()).err().expect("refused");
+    assert!(err.to_string().contains("meter statement v1") && err.to_string().contains("new data directory"), "{err}");
 }
 
 #[test]

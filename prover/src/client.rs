@@ -109,7 +109,12 @@ impl VerifierClient {
             .as_slice()
             .try_into()
             .map_err(|_| ClientError::BadAnswer(format!("a settlement contract of {} bytes", r.settlement_contract.len())))?;
-        Ok(Domain { chain_id: r.chain_id, settlement: Address::from(settlement) })
+        let genesis: [u8; 32] = r
+            .genesis_id
+            .as_slice()
+            .try_into()
+            .map_err(|_| ClientError::BadAnswer(format!("a genesis id of {} bytes (is the verifier older than this prover?)", r.genesis_id.len())))?;
+        Ok(Domain { chain_id: r.chain_id, settlement: Address::from(settlement), genesis_id: B256::from(genesis) })
     }
 
     /// The stream state of a job.

@@ -10,8 +10,9 @@
 //! backend = "auto"                            # auto | cpu | cuda
 //! metrics_listen = "127.0.0.1:9465"           # Prometheus /metrics; default: none
 //! sample_interval_ms = 1000
-//! # chain_id = 31337                          # optional: pin the EIP-712 domain the meter signs in;
-//! # settlement = "0x…"                        # default: learned from the verifier service
+//! # chain_id = 31337                          # optional: pin the chain the meters sign for
+//! # settlement = "0x…"                        # (all three, or none: learned from the verifier service)
+//! # genesis_id = "0x…"                        # the chain's block 0 hash (`zkmeter chain status` shows it)
 //!
 //! [epoch]
 //! max_records = 32                            # close an epoch at this many records (≤ slots) …
@@ -104,6 +105,8 @@ pub struct Config {
     pub chain_id: Option<u64>,
     /// The settlement contract of the EIP-712 domain; default: the verifier's.
     pub settlement: Option<Address>,
+    /// The chain's genesis id; default: the verifier's.
+    pub genesis_id: Option<zkmeter_contracts::B256>,
     /// When epochs close.
     pub epoch: EpochPolicy,
     /// How proving shares the machine.
@@ -212,6 +215,7 @@ impl Default for Config {
             metrics_listen: None,
             sample_interval_ms: 1000,
             chain_id: None,
+            genesis_id: None,
             settlement: None,
             epoch: EpochPolicy::default(),
             proving: ProvingConfig::default(),
@@ -428,10 +432,12 @@ mod tests {
         let settlement = format!("0x{}", "11".repeat(20));
         let text = doc_example()
             .replace("# chain_id = 31337", "chain_id = 31337")
-            .replace("# settlement = \"0x…\"", &format!("settlement = \"{settlement}\""));
+            .replace("# settlement = \"0x…\"", &format!("settlement = \"{settlement}\""))
+            .replace("# genesis_id = \"0x…\"", &format!("genesis_id = \"0x{}\"", "22".repeat(32)));
         let config = parse(&text);
         assert_eq!(config.chain_id, Some(31337));
         assert_eq!(config.settlement, Some(Address::repeat_byte(0x11)));
+        assert_eq!(config.genesis_id, Some(zkmeter_contracts::B256::repeat_byte(0x22)));
     }
 
     #[test]

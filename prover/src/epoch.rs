@@ -6,19 +6,22 @@ use ark_std::UniformRand;
 use rand::{CryptoRng, RngCore};
 use std::time::Duration;
 use zkmeter_circuits::{Capacity, MeterWitness, RecordError, StreamId, StreamState, UsageRecord, build_epoch};
-use zkmeter_contracts::{Address, sign_state};
+use zkmeter_contracts::{Address, B256, sign_state};
 
 use crate::identity::MeterKey;
 use crate::stream_log::Cut;
 
-/// The EIP-712 domain a meter signs its stream states in: the settlement chain and
-/// contract its epochs settle on.
+/// The chain a stream's epochs settle on: the EIP-712 domain a meter signs its
+/// stream states in (chain id and settlement contract), and the chain's genesis
+/// id, which tells a chain made again with the same id and addresses apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Domain {
     /// The settlement chain.
     pub chain_id: u64,
     /// The settlement contract.
     pub settlement: Address,
+    /// The chain's genesis id.
+    pub genesis_id: B256,
 }
 
 /// Whether the `uncut` records (oldest first) make an epoch now: `max_records`
@@ -132,7 +135,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let key = MeterKey::generate(&dir.path().join("meter.key"), &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
         let stream = StreamId { meter: key.address().into(), job_id: 9 };
-        let domain = Domain { chain_id: 31337, settlement: Address::repeat_byte(0x11) };
+        let domain = Domain { chain_id: 31337, settlement: Address::repeat_byte(0x11), genesis_id: B256::repeat_byte(0x22) };
         let mut capacity = PerClass::default();
         capacity.set(ResourceClass::Gpu, 2);
         capacity.set(ResourceClass::Cpu, 8);

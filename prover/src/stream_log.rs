@@ -498,7 +498,11 @@ mod tests {
     fn header() -> LogHeader {
         LogHeader {
             stream: stream(),
-            domain: Domain { chain_id: 31337, settlement: zkmeter_contracts::Address::repeat_byte(0x11) },
+            domain: Domain {
+                chain_id: 31337,
+                settlement: zkmeter_contracts::Address::repeat_byte(0x11),
+                genesis_id: zkmeter_contracts::B256::repeat_byte(0x22),
+            },
             start: stream().genesis(5),
             capacity: PerClass([0, 100, 0, 0, 0]),
         }

@@ -8,10 +8,16 @@ use zkmeter_contracts::{Chain, Deployment};
 
 type Job = Box<dyn FnOnce(&mut dyn Chain, &Deployment) + Send>;
 
+enum Message {
+    Run(Job),
+    /// Drop the chain (releasing the embedded chain's lock), then say so.
+    Close(oneshot::Sender<()>),
+}
+
 /// A handle to the chain thread; cheap to clone.
 #[derive(Clone)]
 pub struct ChainWorker {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Message>,
     chain_id: u64,
     deployment: Deployment,
 }
@@ -28,7 +34,7 @@ impl ChainWorker {
     where
         F: FnOnce() -> anyhow::Result<(Box<dyn Chain>, Deployment)> + Send + 'static,
     {
-        let (jobs, receive) = mpsc::channel::<Job>();
+        let (jobs, receive) = mpsc::channel::<Message>();
         let (ready, opened) = mpsc::channel();
         std::thread::Builder::new().name("chain".into()).spawn(move || {
             let (mut chain, deployment) = match open() {
@@ -39,8 +45,15 @@ impl ChainWorker {
                 }
             };
             let _ = ready.send(Ok((chain.chain_id(), deployment.clone())));
-            for job in receive {
-                job(chain.as_mut(), &deployment);
+            for message in receive {
+                match message {
+                    Message::Run(job) => job(chain.as_mut(), &deployment),
+                    Message::Close(done) => {
+                        drop(chain);
+                        let _ = done.send(());
+                        return;
+                    }
+                }
             }
         })?;
         let (chain_id, deployment) =
@@ -68,7 +81,18 @@ impl ChainWorker {
         let job: Job = Box::new(move |chain, d| {
             let _ = send.send(f(chain, d));
         });
-        self.jobs.send(job).map_err(|_| ChainWorkerGone)?;
+        self.jobs.send(Message::Run(job)).map_err(|_| ChainWorkerGone)?;
         receive.await.map_err(|_| ChainWorkerGone)
+    }
+
+    /// Closes the chain once the jobs sent before are done, and waits until it is
+    /// closed: the embedded chain's lock is free when this returns (a process that
+    /// runs the service and then uses the chain itself, like the demo, needs that).
+    /// Later jobs get [`ChainWorkerGone`].
+    pub async fn close(&self) {
+        let (done, closed) = oneshot::channel();
+        if self.jobs.send(Message::Close(done)).is_ok() {
+            let _ = closed.await;
+        }
     }
 }

@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use zkmeter_circuits::keys::load_verifying_key;
 use zkmeter_contracts::{Chain, Deployment, EmbeddedChain, RpcChain, circuit_id, load_private_key, vk_hash};
-use zkmeter_store::{Status, Store};
+use zkmeter_store::{ChainIdentity, Status, Store};
 
 use crate::batcher::{BatchPolicy, Batcher};
 use crate::chain_worker::ChainWorker;
@@ -39,7 +39,7 @@ pub struct Bound {
 pub async fn serve(config: Config, on_bound: impl FnOnce(&Bound), shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
-    let store = Store::open(&config.database_url()).await.context("cannot open the receipt store")?;
+    let store = Store::open(&config.database_url()).await?;
 
     let mut keys = Vec::new();
     for path in config.verifying_key_files()? {
@@ -50,12 +50,49 @@ pub async fn serve(config: Config, on_bound: impl FnOnce(&Bound), shutdown: impl
         }
         keys.push((header, vk));
     }
+    let tls = config.tls_identity()?;
     let chain = open_chain(&config, keys.clone())?;
+    // However serving ends, the chain is closed (the embedded chain's lock freed)
+    // before this returns.
+    let served = serve_on(&config, &store, &chain, keys, tls, on_bound, shutdown).await;
+    chain.close().await;
+    store.close().await;
+    served
+}
+
+/// A task that stops when its handle goes, whichever way serving ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Everything after the store and the chain are open, until `shutdown`.
+async fn serve_on(
+    config: &Config,
+    store: &Store,
+    chain: &ChainWorker,
+    keys: Vec<(zkmeter_circuits::KeyHeader, ark_groth16::VerifyingKey<ark_bn254::Bn254>)>,
+    tls: Option<tonic::transport::Identity>,
+    on_bound: impl FnOnce(&Bound),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let chain = chain.clone();
+    let store = store.clone();
+    let deployment = chain.deployment();
+    let identity = ChainIdentity {
+        chain_id: deployment.chain_id,
+        genesis_id: deployment.genesis_id.0,
+        settlement: deployment.settlement.0.0,
+    };
+    store.bind_chain(&identity).await?;
     let mut circuits = Circuits::default();
     for (header, vk) in &keys {
         circuits.add(header.clone(), vk);
     }
-    let work_circuits = work_circuits(&config, chain.deployment())?;
+    let work_circuits = work_circuits(config, chain.deployment())?;
     tracing::info!(
         chain_id = chain.chain_id(),
         settlement = %chain.deployment().settlement,
@@ -72,7 +109,7 @@ pub async fn serve(config: Config, on_bound: impl FnOnce(&Bound), shutdown: impl
     let jobs = JobCache::new(chain.clone(), Duration::from_millis(config.chain_cache_ms));
     recover_accepted(&store, &circuits, &jobs, &batcher).await?;
     let signal = SettleSignal::default();
-    tokio::spawn(settler::run(
+    let _settling = AbortOnDrop(tokio::spawn(settler::run(
         config.replica_name(),
         store.clone(),
         chain.clone(),
@@ -83,7 +120,7 @@ pub async fn serve(config: Config, on_bound: impl FnOnce(&Bound), shutdown: impl
             max: Duration::from_millis(config.retry_max_ms.max(config.retry_initial_ms)),
         },
         metrics.clone(),
-    ));
+    )));
 
     let listener = TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     let grpc = listener.local_addr()?;
@@ -116,7 +153,7 @@ pub async fn serve(config: Config, on_bound: impl FnOnce(&Bound), shutdown: impl
     let reflection_v1 = reflection().build_v1().context("cannot build the reflection service")?;
     let reflection_v1alpha = reflection().build_v1alpha().context("cannot build the reflection service")?;
     let mut server = tonic::transport::Server::builder();
-    if let Some(identity) = config.tls_identity()? {
+    if let Some(identity) = tls {
         server = server
             .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
             .context("the TLS certificate or key is not usable (PEM certificate chain and its PKCS#8, PKCS#1 or SEC1 key)")?;
@@ -131,7 +168,6 @@ pub async fn serve(config: Config, on_bound: impl FnOnce(&Bound), shutdown: impl
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await
         .context("the gRPC server failed")?;
-    store.close().await;
     Ok(())
 }
 
@@ -140,7 +176,7 @@ pub async fn serve(config: Config, on_bound: impl FnOnce(&Bound), shutdown: impl
 fn open_chain(config: &Config, keys: Vec<(zkmeter_circuits::KeyHeader, ark_groth16::VerifyingKey<ark_bn254::Bn254>)>) -> Result<ChainWorker> {
     let config = config.clone();
     ChainWorker::start(move || {
-        let chain: Box<dyn Chain> = match &config.rpc_url {
+        let mut chain: Box<dyn Chain> = match &config.rpc_url {
             None => Box::new(EmbeddedChain::open(&config.data_dir.join("chain"))?),
             Some(url) => {
                 let key = load_private_key(config.private_key_file.as_deref(), PRIVATE_KEY_ENV)?;
@@ -150,9 +186,7 @@ fn open_chain(config: &Config, keys: Vec<(zkmeter_circuits::KeyHeader, ark_groth
         let path = config.deployment_file(chain.chain_id());
         let deployment = Deployment::load(&path)
             .with_context(|| format!("no usable deployment at {}: run `zkmeter chain deploy` first", path.display()))?;
-        if deployment.chain_id != chain.chain_id() {
-            bail!("{} is for chain {}, but the chain is {}", path.display(), deployment.chain_id, chain.chain_id());
-        }
+        deployment.check_chain(chain.as_mut(), &path)?;
         for (header, vk) in &keys {
             match deployment.circuit(header.slots) {
                 Some(c) if c.vk_hash == vk_hash(vk) => {}

@@ -302,6 +302,7 @@ impl VerifierService for Verifier {
             verifier_contract,
             chain_id: self.chain.chain_id(),
             settlement_contract: deployment.settlement.to_vec(),
+            genesis_id: deployment.genesis_id.to_vec(),
             work_circuits,
         }))
     }

@@ -421,7 +421,7 @@ async fn settles_workload_proofs_and_refuses_bad_ones() {
     assert_eq!(c, Code::NotFound);
 
     // Paid once, for the work the service settled: work units × the tariff.
-    let mut chain = EmbeddedChain::open(&chain_dir).unwrap();
+    let mut chain = EmbeddedChain::open_read_only(&chain_dir).unwrap();
     let paid = d.balances(&mut chain, provider()).unwrap()[0] - paid_before;
     assert_eq!(paid, zkmeter_contracts::U256::from(u128::from(statement.work_units) * WORK_PRICE));
     assert_eq!(chain.chain_id(), chain_id);

@@ -75,6 +75,7 @@ fn status(data_dir: &Path, args: StatusArgs) -> Result<()> {
     let chain = target.chain.as_mut();
     let block = chain.block()?;
     println!("chain        {}, id {}, block {} at unix time {}", target.description, d.chain_id, block.number, block.timestamp);
+    println!("genesis id   {} (deployments, receipts and stream logs belong to this chain only)", d.genesis_id);
     println!("deployment   {} (by {}, block {})", target.deployment_path.display(), d.deployer, d.block_number);
     println!("token        {}", d.token);
     println!("settlement   {}", d.settlement);
@@ -83,7 +84,10 @@ fn status(data_dir: &Path, args: StatusArgs) -> Result<()> {
         let local = match keys.verifying_key(None, c.slots) {
             Ok((path, _, vk)) if vk_hash(&vk) == c.vk_hash => format!("holds {}", path.display()),
             Ok((path, _, _)) => format!("holds another key than {}", path.display()),
-            Err(_) => "no local key for it".to_owned(),
+            Err(e) if matches!(e.downcast_ref::<zkmeter_circuits::KeyError>(), Some(zkmeter_circuits::KeyError::Missing { .. })) => {
+                "no local key for it".to_owned()
+            }
+            Err(e) => format!("the local key is unusable: {e:#}"),
         };
         println!("verifier     N = {:<5} {} ({local})", c.slots, c.verifier);
     }

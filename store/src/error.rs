@@ -65,6 +65,32 @@ pub enum StoreError {
         /// What the migration said.
         reason: String,
     },
+    /// The database file is damaged or is not a database at all.
+    #[error(
+        "receipt database {database} cannot be read ({reason}): it is damaged or not a zkmeter receipt database. \
+         Restore it from a backup, or move it away: the provers submit again what it had not settled, and the chain \
+         refuses anything settled twice"
+    )]
+    Damaged {
+        /// The database.
+        database: String,
+        /// What SQLite said.
+        reason: String,
+    },
+    /// The store records another chain's settlements.
+    #[error(
+        "receipt database {database} records the settlements of {recorded}, not of {chain}: a chain made again \
+         at the same place reuses its ids, so its receipts must not mix. Use this chain's own database, or a new \
+         data directory (--data-dir) or --database-url for the new chain"
+    )]
+    OtherChain {
+        /// The database.
+        database: String,
+        /// The chain it records.
+        recorded: String,
+        /// The chain of the service opening it.
+        chain: String,
+    },
     /// The URL names no supported database.
     #[error("{url:?} is not a receipt database URL: use sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DB")]
     BadUrl {

@@ -21,12 +21,14 @@
 //! and the status machine; [`work_receipt`] and the `*_work` methods for
 //! workload receipts.
 
+pub mod chain_identity;
 pub mod error;
 pub mod receipt;
 pub mod store;
 mod work;
 pub mod work_receipt;
 
+pub use chain_identity::ChainIdentity;
 pub use error::StoreError;
 pub use receipt::{Accepted, Hash, NewReceipt, Receipt, ReceiptFilter, Status, StreamStateRow};
 pub use store::{Backend, Store};

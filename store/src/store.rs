@@ -64,6 +64,17 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// Opens one connection to a SQLite file and reads its schema, so that a damaged
+/// file or one that is not a database says so, instead of the pool's "timed out"
+/// after it failed to connect again and again.
+async fn check_sqlite(url: &str, database: &str) -> Result<(), StoreError> {
+    use sqlx::Connection;
+    let damaged = |e: sqlx::Error| StoreError::Damaged { database: database.to_owned(), reason: e.to_string() };
+    let mut conn = sqlx::AnyConnection::connect(url).await.map_err(damaged)?;
+    conn.execute("SELECT count(*) FROM sqlite_master").await.map_err(damaged)?;
+    conn.close().await.map_err(damaged)
+}
+
 impl Store {
     /// Opens the database at `url` (`sqlite:PATH`, created if missing, or
     /// `postgres://…`) and brings its schema up to date.
@@ -80,6 +91,9 @@ impl Store {
             return Err(StoreError::BadUrl { url: url.to_owned() });
         };
         let database = redact(&url);
+        if backend == Backend::Sqlite {
+            check_sqlite(&url, &database).await?;
+        }
         let mut options = AnyPoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
         if backend == Backend::Sqlite {
             // Every connection: WAL (readers never block the writer), a full fsync
@@ -114,6 +128,11 @@ impl Store {
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The database's URL, without its password.
+    pub fn database(&self) -> &str {
+        &self.database
     }
 
     pub(crate) fn unavailable(&self, e: sqlx::Error) -> StoreError {

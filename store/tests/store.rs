@@ -261,7 +261,8 @@ async fn bad_databases_get_clear_errors() {
     std::fs::write(&path, vec![0x5a; 4096]).unwrap();
     let err = Store::open_sqlite(&path).await.unwrap_err();
     assert!(err.to_string().contains("not-a-db"), "{err}");
-    assert!(matches!(err, StoreError::Migration { .. } | StoreError::Unavailable { .. }), "{err}");
+    assert!(matches!(err, StoreError::Damaged { .. }), "{err}");
+    assert!(err.to_string().contains("file is not a database"), "the real cause, not a pool timeout: {err}");
 
     let err = Store::open("mysql://localhost/x").await.unwrap_err();
     assert!(matches!(err, StoreError::BadUrl { .. }), "{err}");

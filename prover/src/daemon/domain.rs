@@ -20,8 +20,8 @@ fn domain_file(data_dir: &Path) -> PathBuf {
 /// The domain from the configuration, or the one learned from the verifier on an
 /// earlier run (so epochs can be cut while the verifier is down).
 fn pinned_or_saved(config: &crate::config::Config) -> Option<Domain> {
-    if let (Some(chain_id), Some(settlement)) = (config.chain_id, config.settlement) {
-        return Some(Domain { chain_id, settlement });
+    if let (Some(chain_id), Some(settlement), Some(genesis_id)) = (config.chain_id, config.settlement, config.genesis_id) {
+        return Some(Domain { chain_id, settlement, genesis_id });
     }
     let text = std::fs::read_to_string(domain_file(&config.data_dir)).ok()?;
     serde_json::from_str(&text).ok()
@@ -42,13 +42,15 @@ pub(super) fn check_saved(shared: &Shared) {
 
 fn other_chain(config: &crate::config::Config, stream: &Stream, logged: Domain, now: Domain) -> String {
     format!(
-        "the log {} belongs to chain {} at settlement {}, but this daemon settles on chain {} at {}: its epochs can never \
-         settle there. If the chain was redeployed, move the log away (keep it for your records) and meter the new job \
-         with a new [[stream]]; never reuse a job's log for another chain",
+        "the log {} belongs to chain {} (genesis {}) at settlement {}, but this daemon settles on chain {} (genesis {}) \
+         at {}: its epochs can never settle there. If the chain was made again, move the log away (keep it for your \
+         records) and meter the new chain's job with a new [[stream]]; a log is never reused for another chain",
         config.stream_log(stream.config.job_id).display(),
         logged.chain_id,
+        logged.genesis_id,
         logged.settlement,
         now.chain_id,
+        now.genesis_id,
         now.settlement
     )
 }
@@ -77,11 +79,14 @@ pub(super) async fn learn(shared: Arc<Shared>, mut client: VerifierClient) {
     match shared.domain.get() {
         Some(known) if *known != domain => {
             let message = format!(
-                "the verifier settles on chain {} at {}, but this daemon signs for chain {} at {}: fix chain_id/settlement \
-                 (or, if the chain was redeployed, move {} and the stream logs of the old chain away)",
+                "the verifier settles on chain {} (genesis {}) at {}, but this daemon signs for chain {} (genesis {}) at \
+                 {}: fix chain_id/settlement/genesis_id (or, if the chain was made again, move {} and the stream logs \
+                 of the old chain away)",
                 domain.chain_id,
+                domain.genesis_id,
                 domain.settlement,
                 known.chain_id,
+                known.genesis_id,
                 known.settlement,
                 domain_file(&shared.config.data_dir).display()
             );
