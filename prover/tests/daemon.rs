@@ -733,3 +733,58 @@ fn workload_inputs_are_proved_submitted_and_paid_by_verified_work() {
     let gpu = ResourceClass::Gpu.index();
     assert_eq!(after[gpu] - before[gpu], U256::from(2 * (24 * 3 / 2)));
 }
+
+/// Runs the daemon over `config` against the verifier of `zk` for `secs` seconds
+/// (or until it settles everything); returns its streams' status.
+fn run_for(zk: &Path, config: &Config, secs: u64) -> Vec<daemon::StreamStatus> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let status = Status::default();
+    runtime.block_on(async {
+        let (addr, stop_verifier, verifier) = serve_verifier(zk).await;
+        let config = Config { verifier_url: format!("http://{addr}"), ..config.clone() };
+        let run = daemon::run(config, RunOptions { exit_when_settled: true }, status.clone(), std::future::pending());
+        let _ = tokio::time::timeout(Duration::from_secs(secs), run).await;
+        let _ = stop_verifier.send(());
+        verifier.await.expect("the verifier service stops cleanly");
+    });
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    status.snapshot()
+}
+
+#[test]
+fn a_chain_made_again_never_gets_the_old_chains_records() {
+    let root = tempfile::tempdir().unwrap();
+    let root = root.path();
+    let key_file = root.join("meter.key");
+    std::fs::write(&key_file, format!("0x{}\n", hex::encode(meter_key().to_bytes()))).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let source = MeterConfig::Synthetic { class: ResourceClass::Gpu, rate: 2000, seed: 3 };
+    let data_dir = root.join("prover");
+
+    // Chain A: job 1 meters and settles two records.
+    let first = root.join("verifier-a");
+    let prover = write_keys(&first.join("keys"));
+    let (_, job) = setup_job(&mut EmbeddedChain::open(&first.join("chain")).unwrap(), &prover, Some(&first.join("chain").join(DEPLOYMENT_FILE)));
+    let stream = StreamConfig { job_id: job, key_file, capacity: None, sources: vec![source], stop_after_records: Some(2) };
+    let config = live_config(&data_dir, &first.join("keys"), vec![stream], Vec::new());
+    let rows = run_for(&first, &config, 40);
+    assert_eq!(rows[0].epochs.2, rows[0].epochs.0, "chain A settled its epochs: {rows:?}");
+
+    // Chain B, made in a new place with the same keys: the same addresses and the same
+    // job id. The daemon's saved domain is chain A's: nothing is signed for B.
+    let second = root.join("verifier-b");
+    std::fs::create_dir_all(second.join("keys")).unwrap();
+    for f in ["meter-2.pk", "meter-2.vk"] {
+        std::fs::copy(first.join("keys").join(f), second.join("keys").join(f)).unwrap();
+    }
+    let (d, again) = setup_job(&mut EmbeddedChain::open(&second.join("chain")).unwrap(), &prover, Some(&second.join("chain").join(DEPLOYMENT_FILE)));
+    assert_eq!(again, job, "the same job id on the new chain");
+    let rows = run_for(&second, &config, 4);
+    assert!(rows[0].note.contains("signs for chain") && rows[0].note.contains("genesis"), "{rows:?}");
+    // Without the saved domain, the log itself refuses the new chain.
+    std::fs::remove_file(data_dir.join("domain.json")).unwrap();
+    let rows = run_for(&second, &config, 4);
+    assert!(rows[0].note.contains("belongs to chain") && rows[0].note.contains("never reused"), "{rows:?}");
+    let state = d.stream_state(&mut EmbeddedChain::open(&second.join("chain")).unwrap(), job).unwrap();
+    assert_eq!(state.seq, 0, "nothing of chain A's stream was billed on chain B");
+}
