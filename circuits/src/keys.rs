@@ -4,14 +4,19 @@
 //! (uncompressed) serialization:
 //!
 //! ```text
-//! magic      8 bytes   "ZKMKEY\0\x01"
+//! magic      8 bytes   "ZKMKEY\0\x02"
 //! kind       1 byte    1 = proving key, 2 = verifying key
 //! circuit    1 + n     length-prefixed circuit id, e.g. "zkmeter.meter.v2" (n ≤ 255)
 //! slots      4 bytes   record slots N, little-endian (0 for workload circuits)
 //! digest    32 bytes   SHA-256 of the circuit id and its constraint matrices
+//! origin     1 byte    1 = development (`zkmeter setup`), 2 = ceremony
+//! transcript 64 bytes  only for a ceremony key: BLAKE2b-512 of the final .zkey file
 //! checksum  32 bytes   SHA-256 of the body
 //! body                 the key
 //! ```
+//!
+//! Files written before the origin existed (magic `"ZKMKEY\0\x01"`, no origin
+//! field) are still read, as development keys: that is what every one of them is.
 //!
 //! The header catches mistakes — a key for another N, another circuit (the meter
 //! circuit, or a workload circuit of another shape or plan), or an older version of
@@ -20,7 +25,14 @@
 //! where it came from (your own `zkmeter setup`, a ceremony transcript, the
 //! verifier deployed on-chain). `zkmeter setup` is a single-party setup whose
 //! toxic waste exists in memory while it runs: fine for development, not for
-//! production, which needs a multi-party phase-2 ceremony.
+//! production, which needs a multi-party phase-2 ceremony (`zkmeter ceremony`).
+//! The origin field says which of the two a key came from, so that tools can keep
+//! development keys off real chains; a ceremony key's transcript hash names the
+//! `.zkey` file anyone can verify it against (`zkmeter ceremony verify`).
+//!
+//! The origin also fixes the key's R1CS → QAP reduction (see
+//! [`crate::qap_reduction`]): development keys use arkworks' `LibsnarkReduction`,
+//! ceremony keys the one snarkjs's `.zkey` format is built for.
 
 use ark_bn254::{Bn254, Fr};
 use ark_ff::{BigInteger, PrimeField};
@@ -36,6 +48,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::meter_circuit::MeterCircuit;
+use crate::qap_reduction::QapReduction;
 use crate::workload::{Method, Plan, WORKLOAD_CIRCUIT_PREFIX, WorkloadCircuit};
 
 /// Identifies the meter circuit (and its version) in key and proof files.
@@ -48,7 +61,59 @@ pub const RETIRED_METER_CIRCUIT_IDS: &[&str] = &["zkmeter.meter.v1"];
 /// Longest circuit id a key file can hold (its length is one byte).
 pub const MAX_CIRCUIT_ID_LEN: usize = u8::MAX as usize;
 
-const MAGIC: &[u8; 8] = b"ZKMKEY\0\x01";
+/// Magic of the current key files (with the origin field).
+const MAGIC: &[u8; 8] = b"ZKMKEY\0\x02";
+/// Magic of key files written before the origin field: all development keys.
+const MAGIC_V1: &[u8; 8] = b"ZKMKEY\0\x01";
+
+/// Length of a ceremony key's transcript hash (BLAKE2b-512).
+pub const TRANSCRIPT_HASH_LEN: usize = 64;
+
+/// Where a key came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyOrigin {
+    /// `zkmeter setup` (or any single-party setup): whoever ran it could forge
+    /// proofs. For development and local chains only.
+    Development,
+    /// A multi-party phase-2 ceremony over a public powers-of-tau file.
+    Ceremony {
+        /// BLAKE2b-512 of the final `.zkey` file of the ceremony the key was
+        /// finalized from: `b2sum` of that file prints it.
+        transcript: [u8; TRANSCRIPT_HASH_LEN],
+    },
+}
+
+impl KeyOrigin {
+    /// Whether the key came from a ceremony.
+    pub fn is_ceremony(&self) -> bool {
+        matches!(self, KeyOrigin::Ceremony { .. })
+    }
+
+    /// The ceremony transcript hash as lower-case hex, for a ceremony key.
+    pub fn transcript_hex(&self) -> Option<String> {
+        match self {
+            KeyOrigin::Development => None,
+            KeyOrigin::Ceremony { transcript } => Some(hex::encode(transcript)),
+        }
+    }
+
+    /// One word for tables and metrics: `development` or `ceremony`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            KeyOrigin::Development => "development",
+            KeyOrigin::Ceremony { .. } => "ceremony",
+        }
+    }
+}
+
+impl fmt::Display for KeyOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyOrigin::Development => f.write_str("development key (single-party setup)"),
+            KeyOrigin::Ceremony { transcript } => write!(f, "ceremony key (transcript {})", hex::encode(transcript)),
+        }
+    }
+}
 
 /// Which key a file holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,6 +251,15 @@ impl CircuitShape {
     }
 }
 
+impl CircuitShape {
+    /// The size of the QAP's evaluation domain: the smallest power of two that holds
+    /// a row per constraint and per instance variable (the constant 1 included).
+    /// Both reductions use it; snarkjs calls it `domainSize`.
+    pub fn domain_size(&self) -> usize {
+        (self.num_constraints + self.num_instance_variables).next_power_of_two()
+    }
+}
+
 /// The circuit of a [`Source`], unassigned: what setup and the shape synthesize.
 struct Blank<'a> {
     source: &'a Source,
@@ -306,6 +380,21 @@ pub enum KeyError {
         /// The command that makes the key again.
         setup: String,
     },
+    /// The H query's length is that of the other QAP reduction than the header's
+    /// origin says: the header or the body was altered.
+    #[error("{path} says it is a {origin} but its H query has {found} points where such a key has {expected}: the file was altered or assembled from two keys; delete it and run `{setup}`, or finalize the ceremony again")]
+    OriginMismatch {
+        /// The file.
+        path: PathBuf,
+        /// What the header says.
+        origin: KeyOrigin,
+        /// H query points in the key.
+        found: usize,
+        /// H query points a key of that origin has for this circuit.
+        expected: usize,
+        /// The command that makes a development key again.
+        setup: String,
+    },
     /// A circuit id too long for the key header.
     #[error("the circuit id {circuit} has {} bytes, more than the {MAX_CIRCUIT_ID_LEN} a key file holds: use a model with fewer layers", .circuit.len())]
     CircuitIdTooLong {
@@ -333,43 +422,100 @@ pub fn setup<R: RngCore + CryptoRng>(shape: &CircuitShape, rng: &mut R) -> Resul
         .map_err(|e| KeyError::Setup(e.to_string()))
 }
 
-/// Writes a key file (to a temporary file first, so a crash never leaves half a key).
+/// Writes a development key file (to a temporary file first, so a crash never
+/// leaves half a key).
 pub fn write_key<K: CanonicalSerialize>(path: &Path, kind: KeyKind, header: &KeyHeader, key: &K) -> Result<(), KeyError> {
+    write_key_with_origin(path, kind, header, KeyOrigin::Development, key)
+}
+
+/// Writes a key file whose header records `origin`, atomically: the bytes go to a
+/// temporary file beside it, which is synced and then renamed over `path`.
+pub fn write_key_with_origin<K: CanonicalSerialize>(
+    path: &Path,
+    kind: KeyKind,
+    header: &KeyHeader,
+    origin: KeyOrigin,
+    key: &K,
+) -> Result<(), KeyError> {
     check_circuit_id(&header.circuit)?;
     let io = |source| KeyError::Io { path: path.to_owned(), source };
     let mut body = Vec::with_capacity(key.uncompressed_size());
     key.serialize_uncompressed(&mut body).expect("serializing into a Vec cannot fail");
-    let mut out = Vec::with_capacity(body.len() + 128);
+    let mut out = Vec::with_capacity(body.len() + 256);
     out.extend_from_slice(MAGIC);
     out.push(kind as u8);
     out.push(u8::try_from(header.circuit.len()).expect("checked above"));
     out.extend_from_slice(header.circuit.as_bytes());
     out.extend_from_slice(&header.slots.to_le_bytes());
     out.extend_from_slice(&header.digest);
+    match origin {
+        KeyOrigin::Development => out.push(ORIGIN_DEVELOPMENT),
+        KeyOrigin::Ceremony { transcript } => {
+            out.push(ORIGIN_CEREMONY);
+            out.extend_from_slice(&transcript);
+        }
+    }
     out.extend_from_slice(&Sha256::digest(&body));
     out.extend_from_slice(&body);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, &out).map_err(io)?;
+    let written = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        std::io::Write::write_all(&mut file, &out)?;
+        file.sync_all()
+    })();
+    written.map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)
 }
+
+/// Origin byte of a development key.
+const ORIGIN_DEVELOPMENT: u8 = 1;
+/// Origin byte of a ceremony key (followed by the transcript hash).
+const ORIGIN_CEREMONY: u8 = 2;
 
 /// Reads a key file's header and body, checking kind, magic and checksum. A
 /// missing file's error names the setup command its conventional name suggests.
 pub fn read_key_file(path: &Path, kind: KeyKind) -> Result<(KeyHeader, Vec<u8>), KeyError> {
-    read_key(path, kind, || setup_hint(path))
+    read_key(path, kind, || setup_hint(path)).map(|file| (file.header, file.body))
 }
 
-/// [`read_key_file`] with the setup command to suggest if the file is missing.
-fn read_key(path: &Path, kind: KeyKind, setup: impl FnOnce() -> String) -> Result<(KeyHeader, Vec<u8>), KeyError> {
-    let bytes = std::fs::read(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => KeyError::Missing { path: path.to_owned(), setup: setup() },
+/// What a key file's header says about where the key came from, reading only the
+/// header (a proving key can be a gigabyte). The body is not checked: use this to
+/// label a key, and [`load_verifying_key`] or [`load_proving_key`] to use one.
+/// Files from before the origin field are development keys.
+pub fn key_origin(path: &Path) -> Result<KeyOrigin, KeyError> {
+    let mut start = Vec::with_capacity(MAX_HEADER_LEN);
+    let file = std::fs::File::open(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => KeyError::Missing { path: path.to_owned(), setup: setup_hint(path) },
         _ => KeyError::Io { path: path.to_owned(), source },
     })?;
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_HEADER_LEN as u64), &mut start)
+        .map_err(|source| KeyError::Io { path: path.to_owned(), source })?;
+    parse_header(path, &start).map(|(_, _, origin, _)| origin)
+}
+
+/// The longest header a key file can have (a ceremony key with a 255-byte circuit id).
+const MAX_HEADER_LEN: usize = 8 + 1 + 1 + MAX_CIRCUIT_ID_LEN + 4 + 32 + 1 + TRANSCRIPT_HASH_LEN + 32;
+
+/// A key file, its checksum checked.
+struct KeyFile {
+    header: KeyHeader,
+    origin: KeyOrigin,
+    body: Vec<u8>,
+}
+
+/// Parses a key file's header: kind, circuit header, origin and the body checksum,
+/// and how many bytes the header took.
+fn parse_header(path: &Path, bytes: &[u8]) -> Result<(KeyKind, KeyHeader, KeyOrigin, usize), KeyError> {
     let bad = || KeyError::NotAKeyFile { path: path.to_owned() };
-    let mut rest = bytes.strip_prefix(MAGIC).ok_or_else(bad)?;
+    let (mut rest, has_origin) = match (bytes.strip_prefix(MAGIC), bytes.strip_prefix(MAGIC_V1)) {
+        (Some(rest), _) => (rest, true),
+        (None, Some(rest)) => (rest, false),
+        (None, None) => return Err(bad()),
+    };
+    let total = rest.len();
     let mut take = |n: usize| -> Result<&[u8], KeyError> {
         if rest.len() < n {
             return Err(bad());
@@ -378,24 +524,45 @@ fn read_key(path: &Path, kind: KeyKind, setup: impl FnOnce() -> String) -> Resul
         rest = tail;
         Ok(head)
     };
-    let found = match take(1)?[0] {
+    let kind = match take(1)?[0] {
         1 => KeyKind::Proving,
         2 => KeyKind::Verifying,
         _ => return Err(bad()),
     };
-    if found != kind {
-        return Err(KeyError::WrongKind { path: path.to_owned(), expected: kind, found });
-    }
     let id_len = take(1)?[0] as usize;
     let circuit = String::from_utf8(take(id_len)?.to_vec()).map_err(|_| bad())?;
     let slots = u32::from_le_bytes(take(4)?.try_into().expect("4 bytes"));
     let digest: [u8; 32] = take(32)?.try_into().expect("32 bytes");
-    let checksum: [u8; 32] = take(32)?.try_into().expect("32 bytes");
-    let header = KeyHeader { circuit, slots, digest };
-    if Sha256::digest(rest).as_slice() != checksum {
+    let origin = if !has_origin {
+        KeyOrigin::Development
+    } else {
+        match take(1)?[0] {
+            ORIGIN_DEVELOPMENT => KeyOrigin::Development,
+            ORIGIN_CEREMONY => KeyOrigin::Ceremony { transcript: take(TRANSCRIPT_HASH_LEN)?.try_into().expect("64 bytes") },
+            _ => return Err(bad()),
+        }
+    };
+    take(32)?;
+    let used = MAGIC.len() + total - rest.len();
+    Ok((kind, KeyHeader { circuit, slots, digest }, origin, used))
+}
+
+/// [`read_key_file`] with the setup command to suggest if the file is missing.
+fn read_key(path: &Path, kind: KeyKind, setup: impl FnOnce() -> String) -> Result<KeyFile, KeyError> {
+    let bytes = std::fs::read(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => KeyError::Missing { path: path.to_owned(), setup: setup() },
+        _ => KeyError::Io { path: path.to_owned(), source },
+    })?;
+    let (found, header, origin, used) = parse_header(path, &bytes)?;
+    if found != kind {
+        return Err(KeyError::WrongKind { path: path.to_owned(), expected: kind, found });
+    }
+    let (head, body) = bytes.split_at(used);
+    let checksum = &head[head.len() - 32..];
+    if Sha256::digest(body).as_slice() != checksum {
         return Err(KeyError::Corrupt { path: path.to_owned(), setup: header.setup_command() });
     }
-    Ok((header, rest.to_vec()))
+    Ok(KeyFile { header, origin, body: body.to_vec() })
 }
 
 /// The setup command a key file's conventional name suggests (`meter-N.pk`, or a
@@ -432,22 +599,41 @@ pub fn check_header(path: &Path, found: &KeyHeader, expected: &KeyHeader) -> Res
 /// Loads a proving key made for exactly `shape`. The points are not re-validated
 /// (that would take longer than a proof): the checksum catches corruption, and a
 /// proving key can only ever produce proofs that fail to verify, never false ones.
+/// Its H query must have the length its origin's QAP reduction gives.
 pub fn load_proving_key(path: &Path, shape: &CircuitShape) -> Result<ProvingKey<Bn254>, KeyError> {
-    let (header, body) = read_key(path, KeyKind::Proving, || shape.header.setup_command())?;
+    let file = read_key(path, KeyKind::Proving, || shape.header.setup_command())?;
+    let header = file.header;
     check_header(path, &header, &shape.header)?;
-    ProvingKey::deserialize_with_mode(body.as_slice(), Compress::No, Validate::No).map_err(|e| {
-        KeyError::Undecodable { path: path.to_owned(), reason: e.to_string(), setup: header.setup_command() }
-    })
+    let pk: ProvingKey<Bn254> = ProvingKey::deserialize_with_mode(file.body.as_slice(), Compress::No, Validate::No)
+        .map_err(|e| KeyError::Undecodable { path: path.to_owned(), reason: e.to_string(), setup: header.setup_command() })?;
+    let domain_size = shape.domain_size();
+    let expected = QapReduction::for_origin(&file.origin).h_query_len(domain_size);
+    if pk.h_query.len() != expected {
+        return Err(KeyError::OriginMismatch {
+            path: path.to_owned(),
+            origin: file.origin,
+            found: pk.h_query.len(),
+            expected,
+            setup: header.setup_command(),
+        });
+    }
+    Ok(pk)
 }
 
 /// Loads a verifying key and its header, validating every point (on the curve, in
 /// the subgroup). The caller checks the header against what it expects.
 pub fn load_verifying_key(path: &Path) -> Result<(KeyHeader, VerifyingKey<Bn254>), KeyError> {
-    let (header, body) = read_key_file(path, KeyKind::Verifying)?;
-    let vk = VerifyingKey::deserialize_with_mode(body.as_slice(), Compress::No, Validate::Yes).map_err(|e| {
-        KeyError::Undecodable { path: path.to_owned(), reason: e.to_string(), setup: header.setup_command() }
-    })?;
+    let (header, _, vk) = load_verifying_key_with_origin(path)?;
     Ok((header, vk))
+}
+
+/// [`load_verifying_key`], with what the header says about where the key came from.
+pub fn load_verifying_key_with_origin(path: &Path) -> Result<(KeyHeader, KeyOrigin, VerifyingKey<Bn254>), KeyError> {
+    let file = read_key(path, KeyKind::Verifying, || setup_hint(path))?;
+    let vk = VerifyingKey::deserialize_with_mode(file.body.as_slice(), Compress::No, Validate::Yes).map_err(|e| {
+        KeyError::Undecodable { path: path.to_owned(), reason: e.to_string(), setup: file.header.setup_command() }
+    })?;
+    Ok((file.header, file.origin, vk))
 }
 
 /// Conventional file names in a key directory: `meter-N.pk`, `meter-N.vk`.

@@ -134,6 +134,7 @@ pub mod num;
 pub mod poseidon;
 pub mod proof_file;
 pub mod prover;
+pub mod qap_reduction;
 pub mod range_check;
 pub mod record;
 pub mod snarkjs;
@@ -143,7 +144,7 @@ pub mod witness;
 pub mod workload;
 
 pub use error::{RecordError, StatementError};
-pub use keys::{CircuitShape, KeyError, KeyHeader, METER_CIRCUIT_ID};
+pub use keys::{CircuitShape, KeyError, KeyHeader, KeyOrigin, METER_CIRCUIT_ID};
 pub use meter_circuit::MeterCircuit;
 pub use proof_file::{ProofFile, ProofFileError, WorkloadProofFile};
 pub use prover::{MeterProver, ProveError, WorkloadProver};

@@ -19,6 +19,7 @@ use std::path::Path;
 use crate::assignment::synthesize;
 use crate::keys::{CircuitShape, KeyError, load_proving_key};
 use crate::meter_circuit::MeterCircuit;
+use crate::qap_reduction::{CircomReduction, QapReduction};
 use crate::statement::MeterInstance;
 use crate::witness::MeterWitness;
 use crate::workload::{Execution, Plan, WorkloadCircuit, WorkloadStatement};
@@ -60,12 +61,17 @@ struct Resident {
     shape: CircuitShape,
     pk: ProvingKey<Bn254>,
     pvk: PreparedVerifyingKey<Bn254>,
+    reduction: QapReduction,
 }
 
 impl Resident {
     fn new(shape: CircuitShape, pk: ProvingKey<Bn254>) -> Self {
         let pvk = prepare_verifying_key(&pk.vk);
-        Resident { shape, pk, pvk }
+        // The H query's length says which reduction the key was made for (a
+        // development or a ceremony key); a key of neither length cannot prove, and
+        // its proofs are refused by the check below.
+        let reduction = QapReduction::of_key(pk.h_query.len(), shape.domain_size()).unwrap_or(QapReduction::Libsnark);
+        Resident { shape, pk, pvk, reduction }
     }
 
     /// Proves `circuit` (assigned to prove `public`) from its witness alone and
@@ -78,15 +84,17 @@ impl Resident {
     ) -> Result<Proof<Bn254>, ProveError> {
         let assignment = synthesize(circuit).map_err(|e| ProveError::Groth16(e.to_string()))?;
 
-        let proof = Groth16::<Bn254>::create_proof_with_reduction_and_matrices(
-            &self.pk,
-            Fr::rand(rng),
-            Fr::rand(rng),
-            &self.shape.matrices,
-            self.shape.num_instance_variables,
-            self.shape.num_constraints,
-            &assignment.z,
-        )
+        let (r, s) = (Fr::rand(rng), Fr::rand(rng));
+        let shape = &self.shape;
+        let (matrices, inputs, constraints) = (&shape.matrices, shape.num_instance_variables, shape.num_constraints);
+        let proof = match self.reduction {
+            QapReduction::Libsnark => Groth16::<Bn254>::create_proof_with_reduction_and_matrices(
+                &self.pk, r, s, matrices, inputs, constraints, &assignment.z,
+            ),
+            QapReduction::Circom => Groth16::<Bn254, CircomReduction>::create_proof_with_reduction_and_matrices(
+                &self.pk, r, s, matrices, inputs, constraints, &assignment.z,
+            ),
+        }
         .map_err(|e| ProveError::Groth16(e.to_string()))?;
 
         match Groth16::<Bn254>::verify_proof(&self.pvk, &proof, public) {

@@ -357,10 +357,10 @@ fn rule3_field_element_standing_in_for_a_duration() {
 fn rule3_total_read_across_two_lanes() {
     // total_c + 2^(width c) and total_(c+1) − 1 pack like the honest pair: class c
     // would be billed 2^width more under the name of one unit less of the next.
-    for c in 0..ENERGY {
+    for (c, &bits) in USAGE_BITS.iter().enumerate().take(ENERGY) {
         assert!(
-            statement_tampered_from(USAGE_BITS[c], wide(), |i| {
-                i.totals[c] += pow2(USAGE_BITS[c] as u64);
+            statement_tampered_from(bits, wide(), |i| {
+                i.totals[c] += pow2(bits as u64);
                 i.totals[c + 1] -= Fr::one();
             }),
             "class {c}"

@@ -602,7 +602,8 @@ fn floor_flag_set_without_reason() {
     at_every_bit(32, || {
         // below = 1 at q = 10 (y = 0), with the slack assigned as if below were 0.
         let q = TARGETS[MIDDLE];
-        let slack_shift = (q - 0) - (0 - 1 - q);
+        // (q − y) − (y − 1 − q) at y = 0.
+        let slack_shift = q - (-1 - q);
         relu_faults(
             &[
                 (FaultSite::Below { layer: 0, element: MIDDLE }, 1),

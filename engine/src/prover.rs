@@ -11,6 +11,7 @@ use ark_std::rand::{CryptoRng, RngCore};
 use std::time::{Duration, Instant};
 use zkmeter_circuits::CircuitShape;
 use zkmeter_circuits::assignment::{Assignment, synthesize};
+use zkmeter_circuits::qap_reduction::QapReduction;
 
 use crate::backend::{BackendKind, ProverBackend};
 use crate::cpu::CpuBackend;
@@ -71,8 +72,18 @@ pub struct Prover<B: ProverBackend> {
 
 impl<B: ProverBackend> Prover<B> {
     /// Loads `pk`, made by setup for the circuit with matrices `r1cs`, onto `backend`.
+    /// The key's H query says which R1CS → QAP reduction it was made for (a
+    /// development key's or a ceremony key's, see
+    /// `zkmeter_circuits::qap_reduction`), and the prover follows it.
     pub fn new(backend: B, pk: ProvingKey<Bn254>, r1cs: R1cs<'_>) -> Result<Self, EngineError> {
-        let qap = Qap::new(r1cs.matrices, r1cs.num_instance_variables, r1cs.num_constraints)?;
+        let size = r1cs.num_constraints + r1cs.num_instance_variables;
+        let domain_size = size.checked_next_power_of_two().ok_or(EngineError::DomainTooLarge(size))?;
+        let reduction = QapReduction::of_key(pk.h_query.len(), domain_size).ok_or(EngineError::KeyMismatch {
+            what: "H query",
+            key: pk.h_query.len(),
+            circuit: QapReduction::Libsnark.h_query_len(domain_size),
+        })?;
+        let qap = Qap::new(r1cs.matrices, r1cs.num_instance_variables, r1cs.num_constraints, reduction)?;
         let variables = r1cs.num_instance_variables + r1cs.num_witness_variables;
         let expect = |what, key: usize, circuit: usize| {
             if key == circuit { Ok(()) } else { Err(EngineError::KeyMismatch { what, key, circuit }) }
@@ -81,7 +92,7 @@ impl<B: ProverBackend> Prover<B> {
         expect("B query in G1", pk.b_g1_query.len(), variables)?;
         expect("B query in G2", pk.b_g2_query.len(), variables)?;
         expect("L query", pk.l_query.len(), r1cs.num_witness_variables)?;
-        expect("H query", pk.h_query.len(), qap.domain().size() - 1)?;
+        expect("H query", pk.h_query.len(), reduction.h_query_len(qap.domain().size()))?;
         expect("verifying key's input bases", pk.vk.gamma_abc_g1.len(), r1cs.num_instance_variables)?;
         let a = backend.load_g1(&pk.a_query)?;
         let b_g1 = backend.load_g1(&pk.b_g1_query)?;
@@ -106,6 +117,11 @@ impl<B: ProverBackend> Prover<B> {
     /// The backend's name.
     pub fn backend_name(&self) -> &'static str {
         self.backend.name()
+    }
+
+    /// The R1CS → QAP reduction the key was made for.
+    pub fn reduction(&self) -> QapReduction {
+        self.qap.reduction()
     }
 
     /// The proving key.
@@ -205,8 +221,9 @@ impl<B: ProverBackend> Prover<B> {
                 let h = self.qap.h(be, z);
                 let qap_time = start.elapsed();
                 tracing::debug!(backend = be.name(), ms = qap_time.as_secs_f64() * 1e3, "QAP (h) done");
-                // The key has one H base fewer than the domain: h's top coefficient
-                // is zero for a satisfying witness, and ark-groth16 leaves it out too.
+                // A development key has one H base fewer than the domain: h's top
+                // coefficient is zero for a satisfying witness, and ark-groth16
+                // leaves it out too. A ceremony key has one per domain point.
                 let h_acc = h.and_then(|mut h| {
                     h.truncate(self.pk.h_query.len());
                     be.msm_g1(&self.h, &h)

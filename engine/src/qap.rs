@@ -1,6 +1,15 @@
-//! R1CS → QAP: the coefficients of `h(x) = (A(x)·B(x) − C(x)) / Z(x)`.
+//! R1CS → QAP: the vector `h` the H query is multiplied by, in the form the
+//! proving key's reduction calls for (`zkmeter_circuits::qap_reduction`):
 //!
-//! The same `h` as ark-groth16's `LibsnarkReduction`, bit for bit (`h` is the
+//! - [`QapReduction::Libsnark`] (development keys): the coefficients of
+//!   `h(x) = (A(x)·B(x) − C(x)) / Z(x)`;
+//! - [`QapReduction::Circom`] (ceremony keys, snarkjs's `.zkey`): the values of
+//!   `A·B − C` at the odd powers of `ω₂ₙ`, as snarkjs's prover computes them
+//!   (`c = a ∘ b` on the domain, each of `a`, `b`, `c` taken to coefficients, times
+//!   `ω₂ₙᵏ`, and back: six NTTs), bit for bit what `CircomReduction` gives for a
+//!   satisfying assignment.
+//!
+//! The Libsnark form is the same `h` as ark-groth16's `LibsnarkReduction`, bit for bit (`h` is the
 //! quotient of `A·B` by `Z`, so every correct method gives the same vector), on the
 //! same domain and coset, with six NTTs instead of its seven:
 //!
@@ -26,6 +35,8 @@ use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
 use ark_relations::gr1cs::Matrix;
 use rayon::prelude::*;
 use std::collections::HashMap;
+
+use zkmeter_circuits::qap_reduction::{QapReduction, odd_coset_generator};
 
 use crate::backend::{Ntt, ProverBackend};
 use crate::error::EngineError;
@@ -75,14 +86,19 @@ pub struct Qap {
     num_instance_variables: usize,
     /// `1 / (gⁿ − 1)`: `Z` on the coset, where it is constant.
     z_on_coset_inverse: Fr,
+    reduction: QapReduction,
+    /// `ω₂ₙ`: the circom reduction's coset generator.
+    odd_coset: Fr,
 }
 
 impl Qap {
-    /// Compacts `matrices` (A, B, C, each one row per constraint; C is not kept).
+    /// Compacts `matrices` (A, B, C, each one row per constraint; C is not kept),
+    /// for keys made with `reduction`.
     pub fn new(
         matrices: &[Matrix<Fr>],
         num_instance_variables: usize,
         num_constraints: usize,
+        reduction: QapReduction,
     ) -> Result<Self, EngineError> {
         let size = num_constraints + num_instance_variables;
         let domain = Radix2EvaluationDomain::<Fr>::new(size).ok_or(EngineError::DomainTooLarge(size))?;
@@ -93,7 +109,23 @@ impl Qap {
             .evaluate_vanishing_polynomial(Fr::GENERATOR)
             .inverse()
             .expect("the generator lies outside the domain");
-        Ok(Qap { domain, a, b, coefficients, num_constraints, num_instance_variables, z_on_coset_inverse })
+        let odd_coset = odd_coset_generator(domain.size()).ok_or(EngineError::DomainTooLarge(size))?;
+        Ok(Qap {
+            domain,
+            a,
+            b,
+            coefficients,
+            num_constraints,
+            num_instance_variables,
+            z_on_coset_inverse,
+            reduction,
+            odd_coset,
+        })
+    }
+
+    /// The reduction this QAP computes `h` for.
+    pub fn reduction(&self) -> QapReduction {
+        self.reduction
     }
 
     /// The evaluation domain (its size is the number of `h` coefficients).
@@ -101,10 +133,20 @@ impl Qap {
         &self.domain
     }
 
-    /// `h`'s coefficients for the full assignment `z` (constant 1, public inputs,
-    /// witness): for a satisfying `z`, what `LibsnarkReduction::witness_map_from_matrices`
-    /// gives.
+    /// `h` for the full assignment `z` (constant 1, public inputs, witness): for a
+    /// satisfying `z`, what the reduction's `witness_map_from_matrices` gives.
     pub fn h<B: ProverBackend>(&self, backend: &B, z: &[Fr]) -> Result<Vec<Fr>, EngineError> {
+        let (a, b, c) = self.abc(z);
+        match self.reduction {
+            QapReduction::Libsnark => self.libsnark_h(backend, a, b, c),
+            QapReduction::Circom => self.circom_h(backend, a, b, c),
+        }
+    }
+
+    /// `A·z`, `B·z` and their product on the domain, the instance rows appended
+    /// to A (both reductions do this, so that the public inputs' polynomials are
+    /// linearly independent).
+    fn abc(&self, z: &[Fr]) -> (Vec<Fr>, Vec<Fr>, Vec<Fr>) {
         let n = self.domain.size();
         let (mut a, mut b) = (vec![Fr::zero(); n], vec![Fr::zero(); n]);
         let m = self.num_constraints;
@@ -113,11 +155,40 @@ impl Qap {
             *a = self.a.row(i, z, coefficients);
             *b = self.b.row(i, z, coefficients);
         });
-        // LibsnarkReduction appends the instance to A so that the public inputs'
-        // polynomials are linearly independent.
         a[m..m + self.num_instance_variables].copy_from_slice(&z[..self.num_instance_variables]);
-        let mut c: Vec<Fr> = a.par_iter().zip(&b).map(|(a, b)| *a * b).collect();
+        let c: Vec<Fr> = a.par_iter().zip(&b).map(|(a, b)| *a * b).collect();
+        (a, b, c)
+    }
 
+    /// The circom form: `a`, `b` and `c` each to coefficients, times `ω₂ₙᵏ`, back to
+    /// evaluations (now at the odd powers of `ω₂ₙ`), then `a·b − c`.
+    fn circom_h<B: ProverBackend>(
+        &self,
+        backend: &B,
+        mut a: Vec<Fr>,
+        mut b: Vec<Fr>,
+        mut c: Vec<Fr>,
+    ) -> Result<Vec<Fr>, EngineError> {
+        let to_odd_points = |v: &mut Vec<Fr>| -> Result<(), EngineError> {
+            backend.ntt(&self.domain, v, Ntt::Inverse)?;
+            distribute_powers(v, self.odd_coset);
+            backend.ntt(&self.domain, v, Ntt::Forward)
+        };
+        let (ra, (rb, rc)) =
+            rayon::join(|| to_odd_points(&mut a), || rayon::join(|| to_odd_points(&mut b), || to_odd_points(&mut c)));
+        ra.and(rb).and(rc)?;
+        a.par_iter_mut().zip(&b).zip(&c).for_each(|((a, b), c)| *a = *a * b - c);
+        Ok(a)
+    }
+
+    /// The Libsnark form, with six NTTs (see the module notes).
+    fn libsnark_h<B: ProverBackend>(
+        &self,
+        backend: &B,
+        mut a: Vec<Fr>,
+        mut b: Vec<Fr>,
+        mut c: Vec<Fr>,
+    ) -> Result<Vec<Fr>, EngineError> {
         let to_coset = |v: &mut Vec<Fr>| -> Result<(), EngineError> {
             backend.ntt(&self.domain, v, Ntt::Inverse)?;
             backend.ntt(&self.domain, v, Ntt::CosetForward)
@@ -138,4 +209,16 @@ impl Qap {
         });
         Ok(a)
     }
+}
+
+/// `v[k] *= gᵏ`, in parallel chunks that each start from `g^(first index)`.
+fn distribute_powers(v: &mut [Fr], g: Fr) {
+    const CHUNK: usize = 1 << 12;
+    v.par_chunks_mut(CHUNK).enumerate().for_each(|(i, chunk)| {
+        let mut power = g.pow([(i * CHUNK) as u64]);
+        for x in chunk {
+            *x *= power;
+            power *= g;
+        }
+    });
 }

@@ -14,6 +14,7 @@ use zkmeter_circuits::{
     CircuitShape, MeterCircuit, MeterStatement, MeterWitness, PUBLIC_INPUTS, PerClass, StreamId, UsageRecord,
     build_epoch, keys,
 };
+use zkmeter_circuits::qap_reduction::QapReduction;
 use zkmeter_engine::qap::Qap;
 use zkmeter_engine::{AnyProver, BackendKind, CpuBackend, EngineError, Prover, synthesize};
 
@@ -74,7 +75,8 @@ fn proofs_equal_stock_and_verify() {
 #[test]
 fn h_equals_libsnark_reduction_for_a_satisfying_witness() {
     let shape = shape();
-    let qap = Qap::new(&shape.matrices, shape.num_instance_variables, shape.num_constraints).unwrap();
+    let qap = Qap::new(&shape.matrices, shape.num_instance_variables, shape.num_constraints, QapReduction::Libsnark)
+        .unwrap();
     let reference = |z: &[Fr]| {
         LibsnarkReduction::witness_map_from_matrices::<Fr, GeneralEvaluationDomain<Fr>>(
             &shape.matrices,
