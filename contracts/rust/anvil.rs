@@ -28,23 +28,30 @@ pub fn anvil_binary() -> Option<PathBuf> {
 pub struct AnvilNode {
     child: Child,
     url: String,
+    chain_id: u64,
 }
 
 impl AnvilNode {
     /// Starts `binary` on a free loopback port with chain id [`ANVIL_CHAIN_ID`].
     pub fn start(binary: &std::path::Path) -> Result<AnvilNode> {
+        Self::start_with_chain_id(binary, ANVIL_CHAIN_ID)
+    }
+
+    /// Starts `binary` posing as chain `chain_id`: a test of what zkmeter does on a
+    /// chain other than a local development one.
+    pub fn start_with_chain_id(binary: &std::path::Path, chain_id: u64) -> Result<AnvilNode> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| ChainError::Rpc(format!("no free loopback port for anvil: {e}")))?
             .port();
         let child = Command::new(binary)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--chain-id", &ANVIL_CHAIN_ID.to_string(), "--silent"])
+            .args(["--chain-id", &chain_id.to_string(), "--silent"])
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .map_err(|e| ChainError::io(binary, e))?;
-        Ok(AnvilNode { child, url: format!("http://127.0.0.1:{port}") })
+        Ok(AnvilNode { child, url: format!("http://127.0.0.1:{port}"), chain_id })
     }
 
     /// Its JSON-RPC URL.
@@ -57,7 +64,7 @@ impl AnvilNode {
         let keys: Vec<_> = DEV_PRIVATE_KEYS.iter().map(|k| parse_private_key(k).expect("the dev keys parse")).collect();
         let start = Instant::now();
         loop {
-            match RpcChain::connect(&self.url, keys.clone(), Some(ANVIL_CHAIN_ID)) {
+            match RpcChain::connect(&self.url, keys.clone(), Some(self.chain_id)) {
                 Err(ChainError::Unreachable { .. }) if start.elapsed() < STARTUP => {
                     if let Ok(Some(status)) = self.child.try_wait() {
                         return Err(ChainError::Rpc(format!("anvil exited with {status} before it listened")));

@@ -31,30 +31,32 @@ alloy::sol!(
 );
 
 /// Turns revert data into a readable reason: a custom error of any zkmeter contract
-/// (with advice for the common ones), `Error(string)`, `Panic(uint256)`, or the raw
-/// bytes when nothing matches.
+/// by name, with its arguments and meaning ([`crate::revert_reason`]) and advice
+/// for the common ones, `Error(string)`, `Panic(uint256)`, or what the data is not.
 pub fn decode_revert(data: &[u8]) -> String {
     if data.is_empty() {
         return "reverted without a reason (out of gas, or a call to an address without code)".into();
     }
-    if let Ok(e) = Settlement::SettlementErrors::abi_decode(data) {
-        return describe_settlement_error(&e);
-    }
-    if let Ok(e) = ResourceToken::ResourceTokenErrors::abi_decode(data) {
-        return describe_token_error(&e);
-    }
-    if let Ok(e) = Groth16Verifier::Groth16VerifierErrors::abi_decode(data) {
-        return format!("Groth16Verifier: {e:?}");
+    if let Some(error) = crate::revert_reason::explain(data) {
+        let advice = match (Settlement::SettlementErrors::abi_decode(data), ResourceToken::ResourceTokenErrors::abi_decode(data)) {
+            (Ok(e), _) => settlement_advice(&e),
+            (_, Ok(e)) => token_advice(&e),
+            _ => "",
+        };
+        return if advice.is_empty() { error.to_string() } else { format!("{error} ({advice})") };
     }
     if let Some(reason) = decode_revert_reason(data) {
         return reason;
     }
-    format!("unknown revert data 0x{}", hex::encode(data))
+    format!(
+        "an error no zkmeter contract declares ({} bytes of revert data): is the deployment file the one for this chain?",
+        data.len()
+    )
 }
 
-fn describe_settlement_error(e: &Settlement::SettlementErrors) -> String {
+fn settlement_advice(e: &Settlement::SettlementErrors) -> &'static str {
     use Settlement::SettlementErrors as E;
-    let advice = match e {
+    match e {
         E::StaleState(_) => {
             "the statement does not continue the stored stream state (the epoch was settled \
              already, or the proof starts from another state): read the stream state and \
@@ -84,11 +86,12 @@ fn describe_settlement_error(e: &Settlement::SettlementErrors) -> String {
         }
         E::WorkAlreadyRequested(_) => "this work is requested already and waits for its proof",
         E::CommitmentNotInField(_) => "a commitment must be below the BN254 scalar modulus r",
-        E::NotConsumer(_) => "only the job's consumer may do this",
+        E::NotConsumer(_) => "send it from the consumer's account",
         E::MeterNotRegistered(_) => "register the meter first (its provider calls registerMeter)",
         E::MeterNotApproved(_) => "attestation is required: an attestor must approve the meter",
-        E::JobNotOpen(_) => "the job was never opened or is closed",
-        E::JobExpired(_) => "the job's settlement deadline has passed",
+        E::JobNotOpen(_) => "`zkmeter job list` shows the jobs and which are open",
+        E::JobExpired(_) => "nothing settles after the deadline: close the job to refund what its escrow holds",
+        E::JobNotExpired(_) => "ask the job's provider to close it, or close it yourself after that time",
         E::ExpiryInPast(_) => "give an expiry (Unix seconds) after the current block's timestamp",
         E::WrongRegistrationSignature(_) => {
             "the meter's consent was not signed by the meter key for this provider, chain and \
@@ -109,20 +112,17 @@ fn describe_settlement_error(e: &Settlement::SettlementErrors) -> String {
         E::EpochEndsAfterExpiry(_) => "the epoch ends after the job's expiry: the job does not pay for time after it",
         E::TotalTooLarge(_) => "a class's total does not fit its lane in the statement: settle smaller epochs",
         E::WrongPublicInputCount(_) => "this verifier was made for another circuit kind (meter: 5 public inputs, workload: 4)",
-        E::ClockSkewTooLarge(_) => "the clock skew is capped: choose a smaller one",
-        E::AccessControlUnauthorizedAccount(_) => "the sender lacks the role this call needs",
+        E::AccessControlUnauthorizedAccount(_) => "send from an account that holds it, or have the admin grant it",
         _ => "",
-    };
-    if advice.is_empty() { format!("Settlement: {e:?}") } else { format!("Settlement: {e:?}: {advice}") }
+    }
 }
 
-fn describe_token_error(e: &ResourceToken::ResourceTokenErrors) -> String {
+fn token_advice(e: &ResourceToken::ResourceTokenErrors) -> &'static str {
     use ResourceToken::ResourceTokenErrors as E;
-    let advice = match e {
+    match e {
         E::ERC1155InsufficientBalance(_) => "the account holds fewer tokens than it tries to escrow: mint or buy more first",
         E::ERC1155MissingApprovalForAll(_) => "the consumer must approve the settlement contract on the token (setApprovalForAll)",
-        E::AccessControlUnauthorizedAccount(_) => "only MINTER_ROLE holders mint: use the deployer's account or grant the role",
+        E::AccessControlUnauthorizedAccount(_) => "only minters issue tokens: use the deployer's account or have the admin grant the role",
         _ => "",
-    };
-    if advice.is_empty() { format!("ResourceToken: {e:?}") } else { format!("ResourceToken: {e:?}: {advice}") }
+    }
 }

@@ -5,6 +5,7 @@
 use alloy::primitives::{Address, B256, Bytes, Log, address};
 
 use crate::error::Result;
+use crate::logs::{ChainLog, LogFilter};
 
 /// The outcome of a successful transaction.
 #[derive(Clone, Debug)]
@@ -63,6 +64,10 @@ pub trait Chain {
 
     /// The account's ether balance, in wei.
     fn eth_balance(&mut self, account: Address) -> Result<alloy::primitives::U256>;
+
+    /// The logs that pass `filter`, in the order they were emitted: what the
+    /// usage history is read from ([`crate::history`] pages through long ranges).
+    fn logs(&mut self, filter: &LogFilter) -> Result<Vec<ChainLog>>;
 }
 
 /// Private keys of the dev accounts anvil (and hardhat) derive from the mnemonic

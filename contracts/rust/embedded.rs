@@ -19,6 +19,10 @@
 //!
 //! Each chain gets a random genesis id when it is made ([`Chain::genesis_id`]), so
 //! a chain made again in the same place is told apart from the old one.
+//!
+//! The logs of every successful transaction go to `events.jsonl` beside it
+//! ([`EventLog`]), written before the state, which records how much of that file
+//! is its own: the usage history reads them back with [`Chain::logs`].
 
 use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use revm::context::result::{ExecutionResult, Output};
@@ -35,6 +39,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::chain::{BlockInfo, Chain, DEV_ACCOUNTS, Receipt};
 use crate::error::{ChainError, Result};
+use crate::logs::{ChainLog, EVENTS_FILE, EventLog, LogFilter};
 
 /// Chain id of the embedded chain (not anvil's 31337: a meter signature binds the
 /// chain id, and a dev deployment has the same addresses on both chains).
@@ -61,6 +66,7 @@ pub struct EmbeddedChain {
     /// Held while the chain is open for writing (released when dropped).
     lock: Option<std::fs::File>,
     read_only: bool,
+    events: EventLog,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -70,6 +76,9 @@ struct StateFile {
     genesis_id: B256,
     block_number: u64,
     timestamp: u64,
+    /// Bytes of the event log that belong to this state (absent before the event log).
+    #[serde(default)]
+    events_len: u64,
     accounts: BTreeMap<Address, AccountFile>,
 }
 
@@ -104,6 +113,7 @@ impl EmbeddedChain {
             path: None,
             lock: None,
             read_only: false,
+            events: EventLog::in_memory(),
         }
     }
 
@@ -116,10 +126,15 @@ impl EmbeddedChain {
         let lock = lock(dir)?;
         let path = dir.join(STATE_FILE);
         let mut chain = match std::fs::read(&path) {
-            Ok(bytes) => Self::load(&path, &bytes)?,
+            Ok(bytes) => {
+                let (mut chain, events_len) = Self::load(&path, &bytes)?;
+                chain.events = EventLog::open(dir.join(EVENTS_FILE), events_len)?;
+                chain
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut chain = Self::in_memory();
                 chain.path = Some(path.clone());
+                chain.events = EventLog::open(dir.join(EVENTS_FILE), 0)?;
                 chain.save()?;
                 chain
             }
@@ -140,7 +155,8 @@ impl EmbeddedChain {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ChainError::NoChain { path: dir.to_owned() }),
             Err(e) => return Err(ChainError::io(&path, e)),
         };
-        let mut chain = Self::load(&path, &bytes)?;
+        let (mut chain, events_len) = Self::load(&path, &bytes)?;
+        chain.events = EventLog::read_only(dir.join(EVENTS_FILE), events_len);
         chain.path = Some(path);
         chain.read_only = true;
         Ok(chain)
@@ -151,7 +167,7 @@ impl EmbeddedChain {
         self.path.as_deref()
     }
 
-    fn load(path: &Path, bytes: &[u8]) -> Result<Self> {
+    fn load(path: &Path, bytes: &[u8]) -> Result<(Self, u64)> {
         let bad = |reason: String| ChainError::BadFile { path: path.to_owned(), what: "embedded chain state", reason };
         if let Some(format) = serde_json::from_slice::<serde_json::Value>(bytes)
             .ok()
@@ -189,14 +205,17 @@ impl EmbeddedChain {
             let storage = account.storage.into_iter().collect();
             db.replace_account_storage(address, storage).expect("EmptyDB never fails");
         }
-        Ok(EmbeddedChain {
+        let block = BlockInfo { number: file.block_number, timestamp: file.timestamp };
+        let chain = EmbeddedChain {
             db,
-            block: BlockInfo { number: file.block_number, timestamp: file.timestamp },
+            block,
             genesis_id: file.genesis_id,
             path: None,
             lock: None,
             read_only: false,
-        })
+            events: EventLog::in_memory(),
+        };
+        Ok((chain, file.events_len))
     }
 
     /// Writes the state file durably (temporary file, synced, renamed, directory
@@ -225,6 +244,7 @@ impl EmbeddedChain {
             genesis_id: self.genesis_id,
             block_number: self.block.number,
             timestamp: self.block.timestamp,
+            events_len: self.events.committed(),
             accounts,
         };
         let json = serde_json::to_vec_pretty(&file).expect("the state serializes");
@@ -297,6 +317,16 @@ impl Chain for EmbeddedChain {
         let result = self.run(tx, block, true)?;
         // A reverted transaction is still included (and pays for its gas), as on any chain.
         self.block = block;
+        if let ExecutionResult::Success { logs, .. } = &result {
+            let emitted = logs.iter().enumerate().map(|(i, log)| ChainLog {
+                block_number: block.number,
+                block_timestamp: block.timestamp,
+                tx_hash,
+                log_index: i as u64,
+                log: log.clone(),
+            });
+            self.events.append(emitted.collect())?;
+        }
         self.save()?;
         let gas_used = result.tx_gas_used();
         match result {
@@ -345,6 +375,10 @@ impl Chain for EmbeddedChain {
 
     fn genesis_id(&mut self) -> Result<B256> {
         Ok(self.genesis_id)
+    }
+
+    fn logs(&mut self, filter: &LogFilter) -> Result<Vec<ChainLog>> {
+        self.events.read(filter)
     }
 }
 

@@ -27,6 +27,12 @@
 //!   states, work status, balances; every transaction's receipt carries its gas.
 //! - [`anvil`]: starts the npm-installed anvil on a loopback port, for tests and
 //!   local development.
+//! - [`roles`]: what attestors, consumers, minters, token holders, governance and
+//!   the admin do besides settling (approve meters, fund jobs, issue and transfer
+//!   tokens, tariffs, fee, circuits, grace, clock skew, roles).
+//! - [`history`]: settled epochs and work read back from the chain's events
+//!   ([`Chain::logs`], in pages a node accepts), with each job's totals.
+//! - [`revert_reason`]: a revert's contract error by name, arguments and meaning.
 //! - [`meter_signature`]: EIP-712 signing with k256 of a stream's new state and of
 //!   a meter's registration, exactly as the contract checks them.
 //!
@@ -59,7 +65,11 @@ pub mod deploy;
 pub mod durable;
 pub mod embedded;
 pub mod error;
+pub mod history;
+pub mod logs;
 pub mod meter_signature;
+pub mod revert_reason;
+pub mod roles;
 pub mod rpc;
 pub mod settlement;
 
@@ -69,7 +79,10 @@ pub use deploy::{
 };
 pub use embedded::{EMBEDDED_CHAIN_ID, EmbeddedChain, LOCK_FILE, STATE_FILE};
 pub use error::ChainError;
+pub use history::{Entry, EpochEntry, History, HistoryQuery, JobTotals, WorkEntry};
+pub use logs::{ChainLog, LogFilter};
 pub use meter_signature::{meter_address, sign_registration, sign_state, state_digest};
+pub use roles::{Role, Settings, Tariff};
 pub use rpc::{RpcChain, load_private_key, parse_private_key};
 pub use settlement::{CLASSES, Job, MeterInfo, Opened, Settled, SettledEpoch, WorkSettled, WorkStatus};
 

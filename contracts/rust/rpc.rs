@@ -15,6 +15,7 @@ use std::path::Path;
 
 use crate::chain::{BlockInfo, Chain, Receipt};
 use crate::error::{ChainError, Result};
+use crate::logs::{ChainLog, LogFilter};
 
 /// How long to wait for a sent transaction to be included.
 const RECEIPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
@@ -182,6 +183,35 @@ impl Chain for RpcChain {
             p.get_block_by_number(alloy::eips::BlockNumberOrTag::Number(0)).await
         })?;
         Ok(block.ok_or_else(|| ChainError::Rpc("the node has no block 0".into()))?.header.hash)
+    }
+
+    fn logs(&mut self, filter: &LogFilter) -> Result<Vec<ChainLog>> {
+        let query = alloy::rpc::types::Filter::new()
+            .address(filter.addresses.clone())
+            .event_signature(filter.events.clone())
+            .from_block(filter.from_block)
+            .to_block(filter.to_block);
+        let logs = self.block_on(|p| async move { p.get_logs(&query).await })?;
+        // Nodes that leave out the block's time in a log (it is optional) are asked
+        // once per block.
+        let mut times = std::collections::HashMap::new();
+        let mut out = Vec::with_capacity(logs.len());
+        for log in logs {
+            let (Some(block_number), Some(tx_hash)) = (log.block_number, log.transaction_hash) else {
+                return Err(ChainError::Rpc("eth_getLogs returned a log without its block or transaction".into()));
+            };
+            let block_timestamp = match log.block_timestamp.or_else(|| times.get(&block_number).copied()) {
+                Some(t) => t,
+                None => {
+                    let block = self.block_on(|p| async move { p.get_block_by_number(block_number.into()).await })?;
+                    let t = block.ok_or_else(|| ChainError::Rpc(format!("the node has no block {block_number}")))?.header.timestamp;
+                    times.insert(block_number, t);
+                    t
+                }
+            };
+            out.push(ChainLog { block_number, block_timestamp, tx_hash, log_index: log.log_index.unwrap_or_default(), log: log.inner });
+        }
+        Ok(out)
     }
 }
 

@@ -106,7 +106,7 @@ pub fn settle_and_refuse_replays<C: Chain>(
     let genesis = d.stream_state(&mut chain, job).unwrap();
     let opened_ms = chain.block().unwrap().timestamp * 1000;
     assert_eq!(genesis, StreamId { meter: meter.into(), job_id: job }.genesis(genesis.end_ms), "a new job starts at its genesis state");
-    assert!(genesis.end_ms <= opened_ms && genesis.end_ms % 1000 == 0, "… at the opening block's time");
+    assert!(genesis.end_ms <= opened_ms && genesis.end_ms.is_multiple_of(1000), "… at the opening block's time");
     let provider_before = d.balances(&mut chain, provider()).unwrap();
     let consumer_before = d.balances(&mut chain, consumer()).unwrap();
     assert_eq!(consumer_before.map(|b| b.to::<u128>()), std::array::from_fn(|c| ISSUED[c] - ESCROW[c]));
