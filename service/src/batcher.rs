@@ -10,7 +10,7 @@ use rand::rngs::OsRng;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use zkmeter_contracts::B256;
 
 use crate::metrics::Metrics;
@@ -60,6 +60,12 @@ impl Batcher {
 }
 
 async fn run(mut receive: mpsc::Receiver<Item>, policy: BatchPolicy, metrics: Arc<Metrics>) {
+    // One batch per core at a time: more threads would not verify faster, and a
+    // flood of proofs (bad ones cost a bisection each) would otherwise grow the
+    // blocking pool without bound. While every core is busy the queue fills and
+    // submitters wait for room in it.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = Arc::new(Semaphore::new(cores));
     while let Some(first) = receive.recv().await {
         let mut batch = vec![first];
         let deadline = tokio::time::Instant::now() + policy.max_wait;
@@ -75,9 +81,13 @@ async fn run(mut receive: mpsc::Receiver<Item>, policy: BatchPolicy, metrics: Ar
         }
         for (_, items) in by_circuit {
             let metrics = metrics.clone();
+            let worker = workers.clone().acquire_owned().await.expect("the semaphore is never closed");
             // The pairing work is CPU-bound: off the async threads, and not awaited,
             // so the next batch can gather meanwhile.
-            tokio::task::spawn_blocking(move || verify_items(items, &metrics));
+            tokio::task::spawn_blocking(move || {
+                verify_items(items, &metrics);
+                drop(worker);
+            });
         }
     }
 }

@@ -7,6 +7,7 @@
 //! tls_cert = "/etc/zkmeter/verifier.crt"                  # PEM; with tls_key: serve gRPC over TLS
 //! tls_key = "/etc/zkmeter/verifier.key"
 //! metrics_listen = "127.0.0.1:9464"
+//! explorer_listen = "127.0.0.1:8780"                      # the web explorer; default: off
 //! data_dir = "/var/lib/zkmeter"
 //! database_url = "postgres://zkmeter@127.0.0.1/zkmeter"   # default: SQLite in data_dir
 //! verifying_keys = ["/var/lib/zkmeter/keys/meter-32.vk"]  # default: every keys/meter-*.vk
@@ -18,10 +19,15 @@
 //! max_message_bytes = 1048576
 //! request_timeout_ms = 30000
 //! concurrency_per_connection = 256
+//! max_connections = 1024                                  # keep below `ulimit -n`
+//! max_connections_per_peer = 256
+//! idle_timeout_ms = 120000                                # longer than request_timeout_ms
+//! bad_proof_burst = 32                                    # invalid proofs a peer may send at once
+//! bad_proofs_per_minute = 60                              # and then each minute
 //! retry_initial_ms = 500
 //! retry_max_ms = 30000
 //! chain_cache_ms = 2000
-//! replica = "verifier-a"                                  # default: host name and data directory
+//! replica = "verifier-a"                                  # default: host name, data directory and listen address
 //! ```
 
 use anyhow::{Context, Result};
@@ -44,6 +50,9 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// Prometheus `/metrics` address; none: no metrics endpoint.
     pub metrics_listen: Option<SocketAddr>,
+    /// The web explorer's address (read-only pages and JSON over the chain and
+    /// the receipts); none: no explorer.
+    pub explorer_listen: Option<SocketAddr>,
     /// The data directory: keys, the embedded chain, the SQLite receipts.
     pub data_dir: PathBuf,
     /// `sqlite:PATH` or `postgres://…`; default: `receipts.db` in the data directory.
@@ -73,6 +82,19 @@ pub struct Config {
     pub request_timeout_ms: u64,
     /// Requests served at once per connection.
     pub concurrency_per_connection: usize,
+    /// gRPC connections open at once; beyond it new clients wait. Keep it below
+    /// the process's file descriptor limit (`ulimit -n`).
+    pub max_connections: usize,
+    /// gRPC connections open at once from one IP address; more are closed at once.
+    pub max_connections_per_peer: usize,
+    /// A gRPC connection with no traffic for this long is closed, in milliseconds
+    /// (clients reconnect when they next call). Longer than `request_timeout_ms`.
+    pub idle_timeout_ms: u64,
+    /// Invalid proofs one IP address may send at once before its submissions
+    /// are refused (RESOURCE_EXHAUSTED) until its budget refills.
+    pub bad_proof_burst: u32,
+    /// Invalid proofs one IP address may send each minute beyond the burst.
+    pub bad_proofs_per_minute: u32,
     /// First wait before retrying a settlement the chain did not take, in milliseconds.
     pub retry_initial_ms: u64,
     /// Longest wait between settlement retries, in milliseconds.
@@ -94,6 +116,7 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             metrics_listen: None,
+            explorer_listen: None,
             data_dir: default_data_dir(),
             database_url: None,
             verifying_keys: Vec::new(),
@@ -108,6 +131,11 @@ impl Default for Config {
             max_message_bytes: 1 << 20,
             request_timeout_ms: 30_000,
             concurrency_per_connection: 256,
+            max_connections: 1024,
+            max_connections_per_peer: 256,
+            idle_timeout_ms: 120_000,
+            bad_proof_burst: 32,
+            bad_proofs_per_minute: 60,
             retry_initial_ms: 500,
             retry_max_ms: 30_000,
             chain_cache_ms: 2_000,
@@ -173,12 +201,34 @@ impl Config {
         Ok(found)
     }
 
-    /// The replica name: as configured, else the host name and the data
-    /// directory (stable across restarts, distinct for replicas on one host).
+    /// The replica name: as configured, else the host name, the data directory
+    /// and the gRPC address (stable across restarts; distinct for replicas on
+    /// one host, which cannot listen on one address, even when they share a
+    /// data directory).
     pub fn replica_name(&self) -> String {
         self.replica.clone().unwrap_or_else(|| {
             let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "localhost".into());
-            format!("{}:{}", host.trim(), self.data_dir.display())
+            format!("{}:{}@{}", host.trim(), self.data_dir.display(), self.listen)
+        })
+    }
+
+    /// The bounds on gRPC connections.
+    pub fn connection_limits(&self) -> Result<crate::connections::Limits> {
+        anyhow::ensure!(
+            self.max_connections > 0 && self.max_connections_per_peer > 0,
+            "max_connections and max_connections_per_peer must be at least 1"
+        );
+        anyhow::ensure!(
+            self.idle_timeout_ms > self.request_timeout_ms,
+            "idle_timeout_ms ({}) must be longer than request_timeout_ms ({}): a connection waiting for its answer would \
+             be closed as idle",
+            self.idle_timeout_ms,
+            self.request_timeout_ms
+        );
+        Ok(crate::connections::Limits {
+            max_connections: self.max_connections,
+            max_connections_per_peer: self.max_connections_per_peer,
+            idle_timeout: std::time::Duration::from_millis(self.idle_timeout_ms),
         })
     }
 
@@ -200,5 +250,20 @@ impl Config {
             None => self.data_dir.join("chain").join(zkmeter_contracts::DEPLOYMENT_FILE),
             Some(_) => self.data_dir.join("deployments").join(format!("chain-{chain_id}.json")),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replicas_on_one_host_and_data_directory_get_distinct_names() {
+        let a = Config { listen: "127.0.0.1:50051".parse().unwrap(), ..Config::default() };
+        let b = Config { listen: "127.0.0.1:50052".parse().unwrap(), ..Config::default() };
+        assert_ne!(a.replica_name(), b.replica_name());
+        assert_eq!(a.replica_name(), a.clone().replica_name(), "the same configuration, the same name");
+        let named = Config { replica: Some("verifier-a".into()), ..a };
+        assert_eq!(named.replica_name(), "verifier-a");
     }
 }

@@ -31,6 +31,10 @@ pub struct JobView {
     pub stale: bool,
 }
 
+/// Jobs the cache holds at most. Only jobs that exist are cached, so only a
+/// chain with more jobs than this, all submitted for, makes it evict.
+pub const MAX_CACHED_JOBS: usize = 65_536;
+
 /// The cache; cheap to clone.
 #[derive(Clone)]
 pub struct JobCache {
@@ -86,7 +90,11 @@ impl JobCache {
             (Ok(job), _) => {
                 let view = JobView { job, stale: false };
                 if view.job.consumer != Address::ZERO {
-                    self.entries.lock().expect("job cache lock").insert(job_id, (Instant::now(), view.clone()));
+                    let mut entries = self.entries.lock().expect("job cache lock");
+                    if entries.len() >= MAX_CACHED_JOBS && !entries.contains_key(&job_id) {
+                        evict(&mut entries, self.ttl);
+                    }
+                    entries.insert(job_id, (Instant::now(), view.clone()));
                 }
                 Ok(view)
             }
@@ -96,5 +104,54 @@ impl JobCache {
             }
             (Err(reason), None) => Err(ChainUnavailable { job: job_id, reason }),
         }
+    }
+}
+
+/// Makes room in a full cache: drops every entry older than `ttl` (read again
+/// from the chain when next needed), or else the oldest one.
+fn evict(entries: &mut HashMap<u64, (Instant, JobView)>, ttl: Duration) {
+    let before = entries.len();
+    entries.retain(|_, (at, _)| at.elapsed() < ttl);
+    if entries.len() == before
+        && let Some(oldest) = entries.iter().min_by_key(|(_, (at, _))| *at).map(|(id, _)| *id)
+    {
+        entries.remove(&oldest);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zkmeter_circuits::{PerClass, StreamState};
+
+    fn view() -> JobView {
+        let job = Job {
+            consumer: Address::repeat_byte(1),
+            provider: Address::repeat_byte(2),
+            meter: Address::repeat_byte(3),
+            capacity: PerClass([1; 5]),
+            expires_at: 0,
+            open: true,
+            state: StreamState { head: ark_bn254::Fr::from(0u64), seq: 0, end_ms: 0 },
+            escrow: [0; 5],
+        };
+        JobView { job, stale: false }
+    }
+
+    #[test]
+    fn a_full_cache_drops_stale_entries_else_the_oldest() {
+        let ttl = Duration::from_secs(60);
+        let now = Instant::now();
+        let mut entries: HashMap<u64, (Instant, JobView)> =
+            (0..4).map(|id| (id, (now - Duration::from_secs(10 * id), view()))).collect();
+        evict(&mut entries, ttl);
+        assert_eq!(entries.len(), 3, "nothing was stale: the oldest went");
+        assert!(!entries.contains_key(&3));
+        entries.insert(9, (now - Duration::from_secs(120), view()));
+        entries.insert(8, (now - Duration::from_secs(90), view()));
+        evict(&mut entries, ttl);
+        let mut left: Vec<u64> = entries.keys().copied().collect();
+        left.sort();
+        assert_eq!(left, vec![0, 1, 2], "every stale entry went");
     }
 }

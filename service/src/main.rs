@@ -26,6 +26,10 @@ struct Args {
     /// Serve Prometheus metrics at http://ADDR/metrics.
     #[arg(long)]
     metrics_listen: Option<SocketAddr>,
+    /// Serve the web explorer at http://ADDR/ (read-only; keep it on loopback, or
+    /// behind a proxy, unless the chain's usage is meant to be public).
+    #[arg(long, env = "ZKMETER_EXPLORER_LISTEN")]
+    explorer_listen: Option<SocketAddr>,
     /// Data directory: keys, the embedded chain, SQLite receipts.
     #[arg(long, env = "ZKMETER_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -74,7 +78,7 @@ impl Args {
             ($($field:ident),*) => { $( if self.$field.is_some() { c.$field = self.$field; } )* };
         }
         set!(listen, data_dir, max_batch, max_wait_ms);
-        set_some!(tls_cert, tls_key, replica, metrics_listen, database_url, rpc_url, private_key_file, chain_id, deployment);
+        set_some!(tls_cert, tls_key, replica, metrics_listen, explorer_listen, database_url, rpc_url, private_key_file, chain_id, deployment);
         if !self.verifying_keys.is_empty() {
             c.verifying_keys = self.verifying_keys;
         }
@@ -109,6 +113,9 @@ async fn main() -> Result<()> {
             println!("listening on {}", bound.grpc);
             if let Some(m) = bound.metrics {
                 println!("metrics on http://{m}/metrics");
+            }
+            if let Some(e) = bound.explorer {
+                println!("explorer on http://{e}/");
             }
         },
         shutdown,

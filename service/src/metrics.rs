@@ -7,6 +7,9 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 type Labels = Vec<(&'static str, &'static str)>;
@@ -15,7 +18,14 @@ type Labels = Vec<(&'static str, &'static str)>;
 pub struct Metrics {
     registry: Registry,
     submissions: Family<Labels, Counter>,
+    /// The outcomes counted so far, so that [`Metrics::submission_counts`] can
+    /// list them (a family cannot be iterated).
+    outcomes: Mutex<BTreeSet<&'static str>>,
     batch_size: Histogram,
+    /// Batches and the proofs in them, for [`Metrics::batch_totals`] (a
+    /// histogram's count and sum cannot be read back).
+    batches: AtomicU64,
+    batched: AtomicU64,
     batch_seconds: Histogram,
     settlement_gas: Histogram,
     settlements: Family<Labels, Counter>,
@@ -53,7 +63,10 @@ impl Metrics {
         Metrics {
             registry,
             submissions,
+            outcomes: Mutex::default(),
             batch_size,
+            batches: AtomicU64::new(0),
+            batched: AtomicU64::new(0),
             batch_seconds,
             settlement_gas,
             settlements,
@@ -66,11 +79,28 @@ impl Metrics {
     /// Counts a submission with `outcome` (e.g. "verified", "duplicate", "invalid_proof").
     pub fn submission(&self, outcome: &'static str) {
         self.submissions.get_or_create(&vec![("outcome", outcome)]).inc();
+        self.outcomes.lock().unwrap_or_else(|e| e.into_inner()).insert(outcome);
+    }
+
+    /// Submissions counted so far, by outcome.
+    pub fn submission_counts(&self) -> Vec<(&'static str, u64)> {
+        let outcomes = self.outcomes.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        outcomes
+            .into_iter()
+            .map(|o| (o, self.submissions.get(&vec![("outcome", o)]).map_or(0, |c| c.get())))
+            .collect()
+    }
+
+    /// Verification batches so far, and the proofs they held in all.
+    pub fn batch_totals(&self) -> (u64, u64) {
+        (self.batches.load(Ordering::Relaxed), self.batched.load(Ordering::Relaxed))
     }
 
     /// Records one verification batch.
     pub fn observe_batch(&self, size: usize, took: Duration) {
         self.batch_size.observe(size as f64);
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.batched.fetch_add(size as u64, Ordering::Relaxed);
         self.batch_seconds.observe(took.as_secs_f64());
     }
 

@@ -9,18 +9,21 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
-use zkmeter_circuits::keys::load_verifying_key;
+use zkmeter_circuits::keys::load_verifying_key_with_origin;
+use zkmeter_circuits::{KeyHeader, KeyOrigin};
 use zkmeter_contracts::{Chain, Deployment, EmbeddedChain, RpcChain, circuit_id, load_private_key, vk_hash};
 use zkmeter_store::{ChainIdentity, Status, Store};
 
 use crate::batcher::{BatchPolicy, Batcher};
 use crate::chain_worker::ChainWorker;
+use crate::explorer_source::ExplorerSource;
 use crate::config::{Config, PRIVATE_KEY_ENV};
 use crate::job_cache::JobCache;
 use crate::metrics::Metrics;
+use crate::peer_budget::PeerBudget;
 use crate::proto::verifier_service_server::VerifierServiceServer;
 use crate::service::Verifier;
+use crate::status_codes::StatusCodesLayer;
 use crate::settler::{self, RetryPolicy, SettleSignal};
 use crate::submission::Circuits;
 use crate::work_submission::{WorkCircuits, WorkPipeline};
@@ -31,6 +34,8 @@ pub struct Bound {
     pub grpc: SocketAddr,
     /// The metrics address, if served.
     pub metrics: Option<SocketAddr>,
+    /// The explorer's address, if served.
+    pub explorer: Option<SocketAddr>,
 }
 
 /// Starts everything `config` names; `on_bound` hears the addresses once the
@@ -43,12 +48,13 @@ pub async fn serve(config: Config, on_bound: impl FnOnce(&Bound), shutdown: impl
 
     let mut keys = Vec::new();
     for path in config.verifying_key_files()? {
-        let (header, vk) =
-            load_verifying_key(&path).with_context(|| format!("cannot load verifying key {}", path.display()))?;
+        let (header, origin, vk) = load_verifying_key_with_origin(&path)
+            .with_context(|| format!("cannot load verifying key {}", path.display()))?;
         if header.is_workload() {
             bail!("{} is the key of {}: list it in work_verifying_keys, not verifying_keys", path.display(), header.describe());
         }
-        keys.push((header, vk));
+        log_key_origin(&path, &header, &origin);
+        keys.push((header, origin, vk));
     }
     let tls = config.tls_identity()?;
     let chain = open_chain(&config, keys.clone())?;
@@ -58,6 +64,26 @@ pub async fn serve(config: Config, on_bound: impl FnOnce(&Bound), shutdown: impl
     chain.close().await;
     store.close().await;
     served
+}
+
+/// A verifying key as loaded from its file: header, origin, key.
+type VerifyingKeyFile = (KeyHeader, KeyOrigin, ark_groth16::VerifyingKey<ark_bn254::Bn254>);
+
+/// Says which kind of key the service verifies a circuit with: operators must be
+/// able to tell a development key (whose maker can forge proofs) from a ceremony's.
+fn log_key_origin(path: &std::path::Path, header: &KeyHeader, origin: &KeyOrigin) {
+    match origin.transcript_hex() {
+        Some(transcript) => {
+            tracing::info!(circuit = %header.circuit, slots = header.slots, key = %path.display(), origin = origin.kind(), %transcript, "verifying key")
+        }
+        None => tracing::warn!(
+            circuit = %header.circuit,
+            slots = header.slots,
+            key = %path.display(),
+            origin = origin.kind(),
+            "verifying with a development key: whoever ran its setup can forge proofs; use ceremony keys for a real chain"
+        ),
+    }
 }
 
 /// A task that stops when its handle goes, whichever way serving ends.
@@ -74,7 +100,7 @@ async fn serve_on(
     config: &Config,
     store: &Store,
     chain: &ChainWorker,
-    keys: Vec<(zkmeter_circuits::KeyHeader, ark_groth16::VerifyingKey<ark_bn254::Bn254>)>,
+    keys: Vec<VerifyingKeyFile>,
     tls: Option<tonic::transport::Identity>,
     on_bound: impl FnOnce(&Bound),
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -89,8 +115,8 @@ async fn serve_on(
     };
     store.bind_chain(&identity).await?;
     let mut circuits = Circuits::default();
-    for (header, vk) in &keys {
-        circuits.add(header.clone(), vk);
+    for (header, origin, vk) in &keys {
+        circuits.add(header.clone(), origin.clone(), vk);
     }
     let work_circuits = work_circuits(config, chain.deployment())?;
     tracing::info!(
@@ -122,13 +148,22 @@ async fn serve_on(
         metrics.clone(),
     )));
 
+    let limits = config.connection_limits()?;
     let listener = TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     let grpc = listener.local_addr()?;
     let metrics_addr = match config.metrics_listen {
         Some(addr) => Some(serve_metrics(addr, metrics.clone()).await?),
         None => None,
     };
-    on_bound(&Bound { grpc, metrics: metrics_addr });
+    let (explorer_addr, _explorer) = match config.explorer_listen {
+        Some(addr) => {
+            let source = ExplorerSource::new(chain.clone(), store.clone(), circuits.clone(), metrics.clone());
+            let (bound, task) = serve_explorer(addr, source).await?;
+            (Some(bound), Some(task))
+        }
+        None => (None, None),
+    };
+    on_bound(&Bound { grpc, metrics: metrics_addr, explorer: explorer_addr });
 
     let work = WorkPipeline {
         circuits: work_circuits,
@@ -138,7 +173,8 @@ async fn serve_on(
         batcher: batcher.clone(),
         settle: signal.clone(),
     };
-    let verifier = Verifier { circuits, chain, jobs, store: store.clone(), batcher, settle: signal, metrics, work };
+    let budget = Arc::new(PeerBudget::new(config.bad_proof_burst, config.bad_proofs_per_minute));
+    let verifier = Verifier { circuits, chain, jobs, store: store.clone(), batcher, settle: signal, metrics, work, budget };
     let service = VerifierServiceServer::new(verifier)
         .max_decoding_message_size(config.max_message_bytes)
         .max_encoding_message_size(config.max_message_bytes);
@@ -159,13 +195,13 @@ async fn serve_on(
             .context("the TLS certificate or key is not usable (PEM certificate chain and its PKCS#8, PKCS#1 or SEC1 key)")?;
     }
     server
-        .timeout(Duration::from_millis(config.request_timeout_ms))
         .concurrency_limit_per_connection(config.concurrency_per_connection)
+        .layer(StatusCodesLayer { timeout: Duration::from_millis(config.request_timeout_ms) })
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(service)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(crate::connections::incoming(listener, limits), shutdown)
         .await
         .context("the gRPC server failed")?;
     Ok(())
@@ -173,7 +209,7 @@ async fn serve_on(
 
 /// Opens the configured chain on the chain thread and checks that its deployment
 /// has a verifier holding each of `keys`.
-fn open_chain(config: &Config, keys: Vec<(zkmeter_circuits::KeyHeader, ark_groth16::VerifyingKey<ark_bn254::Bn254>)>) -> Result<ChainWorker> {
+fn open_chain(config: &Config, keys: Vec<VerifyingKeyFile>) -> Result<ChainWorker> {
     let config = config.clone();
     ChainWorker::start(move || {
         let mut chain: Box<dyn Chain> = match &config.rpc_url {
@@ -187,7 +223,7 @@ fn open_chain(config: &Config, keys: Vec<(zkmeter_circuits::KeyHeader, ark_groth
         let deployment = Deployment::load(&path)
             .with_context(|| format!("no usable deployment at {}: run `zkmeter chain deploy` first", path.display()))?;
         deployment.check_chain(chain.as_mut(), &path)?;
-        for (header, vk) in &keys {
+        for (header, _, vk) in &keys {
             match deployment.circuit(header.slots) {
                 Some(c) if c.vk_hash == vk_hash(vk) => {}
                 _ => bail!(
@@ -211,8 +247,8 @@ fn work_circuits(config: &Config, deployment: &Deployment) -> Result<WorkCircuit
     let deployment_file = config.deployment_file(deployment.chain_id);
     let mut circuits = WorkCircuits::default();
     for path in paths {
-        let (header, vk) =
-            load_verifying_key(&path).with_context(|| format!("cannot load workload verifying key {}", path.display()))?;
+        let (header, origin, vk) = load_verifying_key_with_origin(&path)
+            .with_context(|| format!("cannot load workload verifying key {}", path.display()))?;
         if !header.is_workload() {
             bail!("{} is the key of {}: list it in verifying_keys, not work_verifying_keys", path.display(), header.describe());
         }
@@ -248,7 +284,8 @@ fn work_circuits(config: &Config, deployment: &Deployment) -> Result<WorkCircuit
                 path.display()
             );
         }
-        circuits.add(header, &vk, deployed.verifier).with_context(|| format!("workload verifying key {}", path.display()))?;
+        log_key_origin(&path, &header, &origin);
+        circuits.add(header, origin, &vk, deployed.verifier).with_context(|| format!("workload verifying key {}", path.display()))?;
     }
     Ok(circuits)
 }
@@ -269,6 +306,21 @@ async fn recover_accepted(store: &Store, circuits: &Circuits, jobs: &JobCache, b
             store.set_status(&r.id, to, reason, None, None).await?;
         }
     }
+}
+
+/// Serves the explorer on `addr`; it stops when the returned handle is dropped.
+async fn serve_explorer(addr: SocketAddr, source: ExplorerSource) -> Result<(SocketAddr, AbortOnDrop)> {
+    let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} for the explorer"))?;
+    let bound = listener.local_addr()?;
+    if !bound.ip().is_loopback() {
+        tracing::warn!(%bound, "the explorer is reachable from other hosts: every job, balance and proof it shows is public");
+    }
+    let task = tokio::spawn(async move {
+        if let Err(e) = zkmeter_explorer::serve(listener, Arc::new(source)).await {
+            tracing::error!(error = %e, "the explorer stopped");
+        }
+    });
+    Ok((bound, AbortOnDrop(task)))
 }
 
 async fn serve_metrics(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<SocketAddr> {

@@ -2,10 +2,12 @@
 //! codes. The logic lives in [`crate::submission`], [`crate::work_submission`],
 //! [`crate::batcher`] and the store.
 
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
+use zkmeter_circuits::KeyOrigin;
 use zkmeter_contracts::{Address, B256};
 use zkmeter_store::{Accepted, ReceiptFilter, Status as ReceiptStatus, Store, StoreError};
 use zkmeter_verifier::encode_verifying_key;
@@ -15,6 +17,7 @@ use crate::chain_worker::ChainWorker;
 use crate::job_cache::JobCache;
 use crate::convert::{fixed, receipt_message, state_message, status_filter, work_receipt_message};
 use crate::metrics::Metrics;
+use crate::peer_budget::PeerBudget;
 use crate::proto::{self, verifier_service_server::VerifierService};
 use crate::settler::SettleSignal;
 use crate::submission::{self, Circuit, Circuits, Outcome, SubmitError};
@@ -59,6 +62,8 @@ pub struct Verifier {
     pub metrics: Arc<Metrics>,
     /// Workload submissions.
     pub work: WorkPipeline,
+    /// Each peer's budget of invalid proofs.
+    pub budget: Arc<PeerBudget>,
 }
 
 fn status(e: SubmitError) -> Status {
@@ -73,6 +78,7 @@ fn status(e: SubmitError) -> Status {
             Status::failed_precondition(message)
         }
         SubmitError::Conflict { .. } => Status::already_exists(message),
+        SubmitError::OverBudget(_) => Status::resource_exhausted(message),
         SubmitError::Store(StoreError::Unavailable { .. }) | SubmitError::Chain(_) => Status::unavailable(message),
         SubmitError::Store(_) => Status::internal(message),
     }
@@ -89,6 +95,7 @@ fn outcome_label(e: &SubmitError) -> &'static str {
         SubmitError::JobClosed(_) => "job_closed",
         SubmitError::WrongState { .. } => "wrong_state",
         SubmitError::Conflict { .. } => "conflict",
+        SubmitError::OverBudget(_) => "over_budget",
         SubmitError::Store(_) | SubmitError::Chain(_) => "unavailable",
     }
 }
@@ -108,15 +115,21 @@ fn work_error_status(e: WorkError) -> Status {
 }
 
 impl Verifier {
-    /// The whole pipeline for one submission: checks, batched verification, the
-    /// durable receipt (verified), and a ring of the settler's bell.
-    pub async fn submit(&self, req: &proto::SubmitProofRequest) -> Result<proto::SubmitProofResponse, SubmitError> {
+    /// The whole pipeline for one submission from `peer`: checks, batched
+    /// verification (within the peer's budget of invalid proofs), the durable
+    /// receipt (verified), and a ring of the settler's bell.
+    pub async fn submit(
+        &self,
+        req: &proto::SubmitProofRequest,
+        peer: Option<IpAddr>,
+    ) -> Result<proto::SubmitProofResponse, SubmitError> {
         let checked = match submission::check(req, &self.circuits, &self.chain, &self.jobs, &self.store).await? {
             Outcome::Known(receipt) => {
                 return Ok(proto::SubmitProofResponse { receipt: Some(receipt_message(&receipt)), created: false });
             }
             Outcome::Checked(c) => c,
         };
+        self.budget.check(peer)?;
         let inputs = checked.public_inputs().to_vec();
         let valid = self
             .batcher
@@ -124,6 +137,7 @@ impl Verifier {
             .await
             .map_err(|e| SubmitError::Chain(e.to_string()))?;
         if !valid {
+            self.budget.charge(peer);
             return Err(SubmitError::InvalidProof);
         }
         let job = checked.receipt.job_id;
@@ -142,15 +156,19 @@ impl Verifier {
         Ok(proto::SubmitProofResponse { receipt: Some(receipt_message(&receipt)), created })
     }
 
-    async fn submit_counted(&self, req: &proto::SubmitProofRequest) -> Result<proto::SubmitProofResponse, SubmitError> {
-        let result = self.submit(req).await;
+    async fn submit_counted(
+        &self,
+        req: &proto::SubmitProofRequest,
+        peer: Option<IpAddr>,
+    ) -> Result<proto::SubmitProofResponse, SubmitError> {
+        let result = self.submit(req, peer).await;
         match &result {
             Ok(r) if r.created => self.metrics.submission("verified"),
             Ok(_) => self.metrics.submission("duplicate"),
             Err(e) => self.metrics.submission(outcome_label(e)),
         }
         if let Err(e) = &result {
-            tracing::info!(error = %e, "submission refused");
+            tracing::debug!(error = %e, "submission refused");
         }
         result
     }
@@ -164,13 +182,15 @@ impl VerifierService for Verifier {
         &self,
         request: Request<proto::SubmitProofRequest>,
     ) -> Result<Response<proto::SubmitProofResponse>, Status> {
-        self.submit_counted(request.get_ref()).await.map(Response::new).map_err(status)
+        let peer = request.remote_addr().map(|a| a.ip());
+        self.submit_counted(request.get_ref(), peer).await.map(Response::new).map_err(status)
     }
 
     async fn submit_proofs(
         &self,
         request: Request<proto::SubmitProofsRequest>,
     ) -> Result<Response<proto::SubmitProofsResponse>, Status> {
+        let peer = request.remote_addr().map(|a| a.ip());
         let submissions = request.into_inner().submissions;
         if submissions.len() > MAX_SUBMISSIONS_PER_CALL {
             return Err(Status::invalid_argument(format!(
@@ -179,7 +199,7 @@ impl VerifierService for Verifier {
             )));
         }
         // Concurrently, so that they reach the batcher together.
-        let results = futures_util::future::join_all(submissions.iter().map(|s| self.submit_counted(s))).await;
+        let results = futures_util::future::join_all(submissions.iter().map(|s| self.submit_counted(s, peer))).await;
         let results = results
             .into_iter()
             .map(|r| match r {
@@ -228,8 +248,8 @@ impl VerifierService for Verifier {
             status: status_filter(status_wanted),
             from_ms: (req.from_ms != 0).then_some(req.from_ms),
             to_ms: (req.to_ms != 0).then_some(req.to_ms),
-            after: None,
             limit: 256,
+            ..ReceiptFilter::default()
         };
         let mut left = if req.limit == 0 { u64::MAX } else { u64::from(req.limit) };
         let store = self.store.clone();
@@ -304,6 +324,11 @@ impl VerifierService for Verifier {
             settlement_contract: deployment.settlement.to_vec(),
             genesis_id: deployment.genesis_id.to_vec(),
             work_circuits,
+            key_origin: circuit.origin.kind().to_owned(),
+            ceremony_transcript: match &circuit.origin {
+                KeyOrigin::Ceremony { transcript } => transcript.to_vec(),
+                KeyOrigin::Development => Vec::new(),
+            },
         }))
     }
 
@@ -334,13 +359,21 @@ impl VerifierService for Verifier {
         &self,
         request: Request<proto::SubmitWorkRequest>,
     ) -> Result<Response<proto::SubmitWorkResponse>, Status> {
+        let peer = request.remote_addr().map(|a| a.ip());
+        if let Err(over) = self.budget.check(peer) {
+            self.metrics.work_submission("over_budget");
+            return Err(Status::resource_exhausted(over.to_string()));
+        }
         let result = self.work.submit(request.get_ref()).await;
+        if matches!(result, Err(WorkError::InvalidProof)) {
+            self.budget.charge(peer);
+        }
         match &result {
             Ok((_, true)) => self.metrics.work_submission("verified"),
             Ok(_) => self.metrics.work_submission("duplicate"),
             Err(e) => {
                 self.metrics.work_submission(e.label());
-                tracing::info!(error = %e, "workload submission refused");
+                tracing::debug!(error = %e, "workload submission refused");
             }
         }
         let (receipt, created) = result.map_err(work_error_status)?;

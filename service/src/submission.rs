@@ -9,7 +9,7 @@ use ark_groth16::Proof;
 use sha3::{Digest, Keccak256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use zkmeter_circuits::{KeyHeader, MeterStatement, PUBLIC_INPUTS, PerClass, ResourceClass, StreamId, StreamState};
+use zkmeter_circuits::{KeyHeader, KeyOrigin, MeterStatement, PUBLIC_INPUTS, PerClass, ResourceClass, StreamId, StreamState};
 use zkmeter_contracts::meter_signature::recover;
 use zkmeter_contracts::{Address, B256, circuit_id, state_digest};
 use zkmeter_store::{Hash, NewReceipt, Receipt, Store, StoreError};
@@ -27,6 +27,8 @@ pub struct Circuit {
     pub id: B256,
     /// Its key header (name, N, digest).
     pub header: KeyHeader,
+    /// Where its key came from (development setup or ceremony).
+    pub origin: KeyOrigin,
     /// Its verifier.
     pub verifier: Verifier,
 }
@@ -37,9 +39,9 @@ pub struct Circuits(pub BTreeMap<B256, Arc<Circuit>>);
 
 impl Circuits {
     /// Adds a circuit.
-    pub fn add(&mut self, header: KeyHeader, vk: &ark_groth16::VerifyingKey<Bn254>) {
+    pub fn add(&mut self, header: KeyHeader, origin: KeyOrigin, vk: &ark_groth16::VerifyingKey<Bn254>) {
         let id = circuit_id(&header);
-        self.0.insert(id, Arc::new(Circuit { id, header, verifier: Verifier::new(vk) }));
+        self.0.insert(id, Arc::new(Circuit { id, header, origin, verifier: Verifier::new(vk) }));
     }
 
     /// The circuit with this id.
@@ -100,6 +102,9 @@ pub enum SubmitError {
     /// The proof does not verify for the statement.
     #[error("the proof does not verify for this statement")]
     InvalidProof,
+    /// The sender has sent too many invalid proofs lately.
+    #[error(transparent)]
+    OverBudget(#[from] crate::peer_budget::OverBudget),
     /// Another statement from the same state was accepted already.
     #[error("job {job}: another statement ({existing}) already moves the stream from seq {seq}")]
     Conflict {

@@ -21,7 +21,7 @@ use sha3::{Digest, Keccak256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use zkmeter_circuits::workload::{Plan, WorkloadStatement};
-use zkmeter_circuits::KeyHeader;
+use zkmeter_circuits::{KeyHeader, KeyOrigin};
 use zkmeter_contracts::{Address, B256, WorkStatus};
 use zkmeter_store::{Hash, NewWorkReceipt, Store, StoreError, WorkAccepted, WorkReceipt};
 use zkmeter_verifier::{PROOF_LEN, Verifier, decode_proof};
@@ -64,6 +64,7 @@ impl WorkCircuits {
     pub fn add(
         &mut self,
         header: KeyHeader,
+        origin: KeyOrigin,
         vk: &ark_groth16::VerifyingKey<Bn254>,
         verifier_contract: Address,
     ) -> Result<(), NotAWorkloadKey> {
@@ -72,7 +73,7 @@ impl WorkCircuits {
             .parse::<Plan>()
             .map_err(|e| NotAWorkloadKey { circuit: header.circuit.clone(), reason: e.to_string() })?;
         let id = zkmeter_contracts::circuit_id(&header);
-        let circuit = Arc::new(Circuit { id, header, verifier: Verifier::new(vk) });
+        let circuit = Arc::new(Circuit { id, header, origin, verifier: Verifier::new(vk) });
         let work_units = plan.shape().work_units();
         self.0.insert(id, Arc::new(WorkCircuit { circuit, work_units, verifier_contract }));
         Ok(())
@@ -209,7 +210,7 @@ struct Checked {
 /// What the cheap checks found.
 enum Outcome {
     /// The request has a receipt already, for the same output.
-    Known(WorkReceipt),
+    Known(Box<WorkReceipt>),
     /// New, and it passed.
     Checked(Box<Checked>),
 }
@@ -219,7 +220,7 @@ impl WorkPipeline {
     /// created it.
     pub async fn submit(&self, req: &proto::SubmitWorkRequest) -> Result<(WorkReceipt, bool), WorkError> {
         let checked = match self.check(req).await? {
-            Outcome::Known(receipt) => return Ok((receipt, false)),
+            Outcome::Known(receipt) => return Ok((*receipt, false)),
             Outcome::Checked(c) => c,
         };
         let inputs = checked.statement.public_inputs().to_vec();
@@ -264,7 +265,7 @@ impl WorkPipeline {
         };
         if let Some(existing) = self.store.get_work(&receipt.id).await? {
             if existing.same_claim(&receipt) {
-                return Ok(Outcome::Known(existing));
+                return Ok(Outcome::Known(Box::new(existing)));
             }
             return Err(WorkError::Conflict(StoreError::WorkConflict {
                 id: receipt.id,

@@ -33,6 +33,7 @@ async fn submits_verifies_settles_and_refuses_bad_input() {
     assert_eq!(circuit.public_inputs.len(), 5);
     assert_eq!(circuit.verifier_contract, deployment.circuits[0].verifier.to_vec());
     assert_eq!((circuit.chain_id, circuit.settlement_contract), (chain_id, deployment.settlement.to_vec()), "the meters' EIP-712 domain");
+    assert_eq!((circuit.key_origin.as_str(), circuit.ceremony_transcript.len()), ("development", 0), "a single-party key says so");
     let circuit_id = circuit.circuit_id;
 
     let state = client.get_stream_state(proto::GetStreamStateRequest { job_id: job }).await.unwrap().into_inner();
@@ -77,10 +78,10 @@ async fn submits_verifies_settles_and_refuses_bad_input() {
     assert_eq!(code(client.submit_proof(bad).await).0, Code::InvalidArgument);
     // Bytes that are no protobuf message, and a message over the size limit.
     let (c, m) = raw_call(&url, "SubmitProof", vec![0x0a, 0xff, 0xff, 0xff, 0xff, 0xff]).await;
-    assert_eq!(c, Code::Internal, "{m}");
+    assert_eq!(c, Code::InvalidArgument, "{m}");
     assert!(m.contains("decode"), "{m}");
     let (c, m) = raw_call(&url, "SubmitProofs", vec![0; 2 << 20]).await;
-    assert!(c == Code::OutOfRange || c == Code::ResourceExhausted, "{c:?} {m}");
+    assert_eq!(c, Code::ResourceExhausted, "{m}");
     let listed: Vec<_> = list(&mut client, proto::ListReceiptsRequest::default()).await;
     assert!(listed.is_empty(), "refused submissions leave no receipt");
 
@@ -425,4 +426,44 @@ async fn settles_workload_proofs_and_refuses_bad_ones() {
     let paid = d.balances(&mut chain, provider()).unwrap()[0] - paid_before;
     assert_eq!(paid, zkmeter_contracts::U256::from(u128::from(statement.work_units) * WORK_PRICE));
     assert_eq!(chain.chain_id(), chain_id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_sending_invalid_proofs_is_refused_before_verification_once_over_its_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let (prover, job, chain_id, genesis) = prepare(dir.path());
+    let config = zkmeter_service::config::Config { bad_proof_burst: 2, bad_proofs_per_minute: 0, ..local_config(dir.path()) };
+    let (grpc, metrics) = serve_in_process(config).await;
+    let mut client = proto::verifier_service_client::VerifierServiceClient::connect(format!("http://{grpc}")).await.unwrap();
+    let deployment = zkmeter_contracts::Deployment::load(&dir.path().join("chain").join(DEPLOYMENT_FILE)).unwrap();
+    let circuit_id = client.get_circuit(proto::GetCircuitRequest::default()).await.unwrap().into_inner().circuit_id;
+
+    // Signed by the job's meter, with a proof of another statement: the pairing check fails.
+    let (statement, proof) = epoch(&prover, job, genesis, 1);
+    let (_, other_proof) = epoch(&prover, job, genesis, 2);
+    let sig = sign_state(&meter_key(), chain_id, deployment.settlement, job, &statement.new);
+    let invalid = request(&circuit_id, &statement, &encode_proof(&other_proof), &sig);
+    for _ in 0..2 {
+        let (c, m) = code(client.submit_proof(invalid.clone()).await);
+        assert!(c == Code::InvalidArgument && m.contains("does not verify"), "{m}");
+    }
+    let (c, m) = code(client.submit_proof(invalid).await);
+    assert!(c == Code::ResourceExhausted && m.starts_with("too many invalid proofs from this address"), "{c:?} {m}");
+    // The budget is the peer's: even its valid proof waits until the budget refills.
+    let valid = request(&circuit_id, &statement, &encode_proof(&proof), &sig);
+    assert_eq!(code(client.submit_proof(valid).await).0, Code::ResourceExhausted);
+    let listed = list(&mut client, proto::ListReceiptsRequest::default()).await;
+    assert!(listed.is_empty(), "nothing recorded");
+    let page = metrics_page(metrics.unwrap()).await;
+    assert!(page.contains("zkmeter_verifier_submissions_total{outcome=\"over_budget\"} 2"), "{page}");
+}
+
+/// The metrics page, over a plain socket.
+async fn metrics_page(addr: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n").await.unwrap();
+    let mut page = String::new();
+    stream.read_to_string(&mut page).await.unwrap();
+    page
 }

@@ -115,3 +115,56 @@ async fn serves_tls_only_when_configured() {
     let plain = tokio::time::timeout(std::time::Duration::from_secs(10), plain).await.unwrap();
     assert!(plain.is_err(), "a plaintext call to the TLS port must fail");
 }
+
+/// Waits until the server closes `stream` (EOF or a reset), at most `within`.
+/// (What the server sends first, its HTTP/2 settings, is read past.)
+async fn closed_within(stream: &mut tokio::net::TcpStream, within: std::time::Duration) -> bool {
+    let mut buf = [0u8; 256];
+    let until_closed = async {
+        while let Ok(1..) = stream.read(&mut buf).await {}
+    };
+    tokio::time::timeout(within, until_closed).await.is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_are_bounded_per_peer_and_idle_ones_closed() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path());
+    let config = zkmeter_service::config::Config {
+        max_connections_per_peer: 3,
+        request_timeout_ms: 500,
+        idle_timeout_ms: 1_500,
+        ..local_config(dir.path())
+    };
+    let (grpc, _) = serve_in_process(config).await;
+
+    // Three idle connections fill this peer's share; a fourth is closed at once.
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        idle.push(tokio::net::TcpStream::connect(grpc).await.unwrap());
+    }
+    let mut extra = tokio::net::TcpStream::connect(grpc).await.unwrap();
+    assert!(closed_within(&mut extra, Duration::from_secs(5)).await, "a connection beyond the peer's share is closed");
+    assert!(!closed_within(&mut idle[0], Duration::from_millis(200)).await, "connections within the share stay open");
+
+    // Idle past the timeout, they are closed, and the peer can call again.
+    for stream in &mut idle {
+        assert!(closed_within(stream, Duration::from_secs(10)).await, "an idle connection is closed");
+    }
+    let mut client = proto::verifier_service_client::VerifierServiceClient::new(channel(&format!("http://{grpc}")).await);
+    client.get_circuit(proto::GetCircuitRequest::default()).await.unwrap();
+
+    // A connection that sends half a request and stalls is closed too.
+    let mut stalled = tokio::net::TcpStream::connect(grpc).await.unwrap();
+    stalled.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
+    assert!(closed_within(&mut stalled, Duration::from_secs(10)).await, "a stalled connection is closed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_with_an_idle_timeout_shorter_than_its_requests_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = zkmeter_service::config::Config { request_timeout_ms: 5_000, idle_timeout_ms: 1_000, ..local_config(dir.path()) };
+    let err = config.connection_limits().unwrap_err().to_string();
+    assert!(err.starts_with("idle_timeout_ms (1000) must be longer than request_timeout_ms (5000)"), "{err}");
+}

@@ -174,7 +174,12 @@ pub struct ReceiptFilter {
     pub from_ms: Option<u64>,
     /// Only created before this time (Unix ms).
     pub to_ms: Option<u64>,
-    /// Only after this (created_at_ms, id) position: the last of the previous page.
+    /// Only those whose epoch ends at this record seq.
+    pub next_seq: Option<u64>,
+    /// Newest first (by creation) instead of oldest first.
+    pub newest_first: bool,
+    /// Only after this (created_at_ms, id) position in the order asked for: the
+    /// last of the previous page.
     pub after: Option<(u64, Hash)>,
     /// At most this many (0: none).
     pub limit: u32,

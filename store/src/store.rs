@@ -42,6 +42,13 @@ pub(crate) fn int(x: u64) -> i64 {
     x as i64
 }
 
+/// A time bound as the database compares it: columns are signed 64-bit, so a
+/// bound at or above 2^63 ms (no real time is there) is held at 2^63 − 1 instead of
+/// wrapping negative, which would turn "from the far future" into "from always".
+fn time_bound(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
 pub(crate) fn uint(x: i64) -> u64 {
     x as u64
 }
@@ -329,7 +336,8 @@ impl Store {
         rows.iter().map(|r| self.receipt(r)).collect()
     }
 
-    /// The receipts matching `f`, ordered by (created_at_ms, id), at most `f.limit`.
+    /// The receipts matching `f`, ordered by (created_at_ms, id) (descending if
+    /// `f.newest_first`), at most `f.limit`.
     pub async fn list(&self, f: &ReceiptFilter) -> Result<Vec<Receipt>, StoreError> {
         enum Arg {
             Int(i64),
@@ -352,17 +360,22 @@ impl Store {
             conditions.push(format!("status = {}", bind(Arg::Text(status.as_str()))));
         }
         if let Some(from) = f.from_ms {
-            conditions.push(format!("created_at_ms >= {}", bind(Arg::Int(int(from)))));
+            conditions.push(format!("created_at_ms >= {}", bind(Arg::Int(time_bound(from)))));
         }
         if let Some(to) = f.to_ms {
-            conditions.push(format!("created_at_ms < {}", bind(Arg::Int(int(to)))));
+            conditions.push(format!("created_at_ms < {}", bind(Arg::Int(time_bound(to)))));
         }
+        if let Some(seq) = f.next_seq {
+            conditions.push(format!("next_seq = {}", bind(Arg::Int(int(seq)))));
+        }
+        let (beyond, order) = if f.newest_first { ("<", "DESC") } else { (">", "ASC") };
         if let Some((at, id)) = f.after {
-            let (at, id) = (bind(Arg::Int(int(at))), bind(Arg::Bytes(id.to_vec())));
-            conditions.push(format!("(created_at_ms > {at} OR (created_at_ms = {at} AND id > {id}))"));
+            let (at, id) = (bind(Arg::Int(time_bound(at))), bind(Arg::Bytes(id.to_vec())));
+            conditions.push(format!("(created_at_ms {beyond} {at} OR (created_at_ms = {at} AND id {beyond} {id}))"));
         }
         let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
-        let sql = format!("SELECT {COLUMNS} FROM receipts {filter} ORDER BY created_at_ms, id LIMIT {}", f.limit);
+        let sql =
+            format!("SELECT {COLUMNS} FROM receipts {filter} ORDER BY created_at_ms {order}, id {order} LIMIT {}", f.limit);
         let mut query = sqlx::query::<Any>(&sql);
         for arg in args {
             query = match arg {
@@ -389,6 +402,23 @@ impl Store {
             .await
             .map_err(|e| self.unavailable(e))?;
         Ok(row.map(|r| self.receipt(&r)).transpose()?.map(|r| (r.id, r.status, r.next)))
+    }
+
+    /// How many receipts of chain `chain_id` are in each status (statuses with
+    /// none are left out).
+    pub async fn count_by_status(&self, chain_id: u64) -> Result<Vec<(Status, u64)>, StoreError> {
+        let rows = sqlx::query::<Any>("SELECT status, COUNT(*) AS n FROM receipts WHERE chain_id = $1 GROUP BY status ORDER BY status")
+            .bind(int(chain_id))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.unavailable(e))?;
+        rows.iter()
+            .map(|row| {
+                let status: String = self.get_col(row, "status")?;
+                let n: i64 = self.get_col(row, "n")?;
+                Ok((status.parse().map_err(|e: String| self.corrupt(e))?, uint(n)))
+            })
+            .collect()
     }
 
     /// Closes every connection (waits for queries in flight).

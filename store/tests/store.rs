@@ -153,6 +153,13 @@ both!(listing_filters_and_pages_in_order, |s: Store| async move {
     assert!(none.is_empty());
     let later = s.list(&ReceiptFilter { from_ms: Some(all[0].created_at_ms), limit: 100, ..Default::default() }).await.unwrap();
     assert_eq!(later.len(), 10);
+    // Bounds at or above 2^63 ms mean the far future, not (wrapped negative) the far past.
+    for far in [1u64 << 63, u64::MAX] {
+        let from_far = s.list(&ReceiptFilter { from_ms: Some(far), limit: 100, ..Default::default() }).await.unwrap();
+        assert!(from_far.is_empty(), "nothing was created from {far} ms on");
+        let to_far = s.list(&ReceiptFilter { to_ms: Some(far), limit: 100, ..Default::default() }).await.unwrap();
+        assert_eq!(to_far.len(), 10, "everything was created before {far} ms");
+    }
     // Pages of 3 give the whole list, once each.
     let mut paged = Vec::new();
     let mut filter = ReceiptFilter { limit: 3, ..Default::default() };
@@ -163,6 +170,21 @@ both!(listing_filters_and_pages_in_order, |s: Store| async move {
         paged.extend(page);
     }
     assert_eq!(paged, all);
+    // Newest first, paged the same way, is the same list backwards.
+    let mut newest = Vec::new();
+    let mut filter = ReceiptFilter { limit: 4, newest_first: true, ..Default::default() };
+    loop {
+        let page = s.list(&filter).await.unwrap();
+        let Some(last) = page.last() else { break };
+        filter.after = Some((last.created_at_ms, last.id));
+        newest.extend(page);
+    }
+    assert_eq!(newest, all.iter().rev().cloned().collect::<Vec<_>>());
+    let ending = s.list(&ReceiptFilter { next_seq: Some(all[4].next.seq), limit: 100, ..Default::default() }).await.unwrap();
+    assert!(!ending.is_empty() && ending.iter().all(|r| r.next.seq == all[4].next.seq), "filtered by next seq");
+    let counts = s.count_by_status(all[0].chain_id).await.unwrap();
+    assert_eq!(counts, vec![(Status::Accepted, 9), (Status::Verified, 1)]);
+    assert!(s.count_by_status(all[0].chain_id + 1).await.unwrap().is_empty());
 });
 
 both!(pending_work_and_latest_state, |s: Store| async move {
