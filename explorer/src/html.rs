@@ -87,17 +87,18 @@ pub fn jobs(jobs: &[JobSummary], total: u64, page: u64, size: u64) -> String {
          <th>capacity per ms</th><th>escrow left</th><th>records settled</th></tr></thead><tbody>",
     );
     for j in jobs {
+        let c = JobCells::of(j);
         let _ = write!(
             body,
             "<tr><td><a href=\"/jobs/{id}\">{id}</a></td><td>{status}</td><td class=\"mono\">{meter}</td><td>{consumer}</td>\
              <td>{provider}</td><td>{capacity}</td><td>{escrow}</td><td>{seq}</td></tr>",
             id = j.id,
-            status = if j.open { "open" } else { "closed" },
-            meter = esc(&j.meter),
-            consumer = account_link(&j.consumer),
-            provider = account_link(&j.provider),
-            capacity = per_class(&strings(&j.capacity)),
-            escrow = per_class(&j.escrow),
+            status = c.status,
+            meter = c.meter,
+            consumer = c.consumer,
+            provider = c.provider,
+            capacity = c.capacity,
+            escrow = c.escrow,
             seq = j.settled_seq,
         );
     }
@@ -110,6 +111,29 @@ pub fn jobs(jobs: &[JobSummary], total: u64, page: u64, size: u64) -> String {
     }
     body.push_str("</p>");
     document("Jobs", "data-view=\"jobs\"", &body)
+}
+
+/// What the jobs list and a job's page both show of a job, rendered and escaped.
+struct JobCells {
+    status: &'static str,
+    meter: String,
+    consumer: String,
+    provider: String,
+    capacity: String,
+    escrow: String,
+}
+
+impl JobCells {
+    fn of(j: &JobSummary) -> JobCells {
+        JobCells {
+            status: if j.open { "open" } else { "closed" },
+            meter: esc(&j.meter),
+            consumer: account_link(&j.consumer),
+            provider: account_link(&j.provider),
+            capacity: per_class(&strings(&j.capacity)),
+            escrow: per_class(&j.escrow),
+        }
+    }
 }
 
 fn epoch_row(e: &Epoch) -> String {
@@ -133,6 +157,7 @@ fn epoch_row(e: &Epoch) -> String {
 /// A job's page: its usage over time (drawn by the script) and its epochs.
 pub fn job(p: &JobPage) -> String {
     let j = &p.job;
+    let c = JobCells::of(j);
     let mut body = format!(
         "<h1>Job {id}</h1><dl><dt>status</dt><dd>{status}</dd><dt>meter</dt><dd class=\"mono\">{meter}</dd>\
          <dt>consumer</dt><dd>{consumer}</dd><dt>provider</dt><dd>{provider}</dd><dt>capacity per ms</dt><dd>{capacity}</dd>\
@@ -141,12 +166,12 @@ pub fn job(p: &JobPage) -> String {
          <h2>Epochs</h2><table id=\"epochs\"><thead><tr><th>records</th><th>from</th><th>to</th><th>usage</th>\
          <th>billed</th><th>receipt</th><th>settlement tx</th><th>gas</th></tr></thead><tbody>",
         id = j.id,
-        status = if j.open { "open" } else { "closed" },
-        meter = esc(&j.meter),
-        consumer = account_link(&j.consumer),
-        provider = account_link(&j.provider),
-        capacity = per_class(&strings(&j.capacity)),
-        escrow = per_class(&j.escrow),
+        status = c.status,
+        meter = c.meter,
+        consumer = c.consumer,
+        provider = c.provider,
+        capacity = c.capacity,
+        escrow = c.escrow,
         expires = time(j.expires_at.saturating_mul(1000)),
     );
     for e in &p.epochs {

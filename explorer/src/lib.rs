@@ -30,8 +30,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use source::{Page, Source, SourceError};
@@ -68,17 +66,10 @@ pub fn router<S: Source>(source: Arc<S>) -> Router {
         .with_state(source)
 }
 
-/// Serves the explorer on `addr` until `shutdown`; `on_bound` hears the address
-/// once the socket is bound.
-pub async fn serve<S: Source>(
-    addr: SocketAddr,
-    source: Arc<S>,
-    on_bound: impl FnOnce(SocketAddr),
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    on_bound(listener.local_addr()?);
-    axum::serve(listener, router(source)).with_graceful_shutdown(shutdown).await
+/// Serves the explorer on `listener` (bound by the caller, which so knows the
+/// address before the first request) until the task is dropped or aborted.
+pub async fn serve<S: Source>(listener: tokio::net::TcpListener, source: Arc<S>) -> std::io::Result<()> {
+    axum::serve(listener, router(source)).await
 }
 
 async fn secure(mut response: Response) -> Response {

@@ -34,13 +34,17 @@
 pub mod batcher;
 pub mod chain_worker;
 pub mod config;
+pub mod connections;
 pub mod convert;
+pub mod explorer_source;
 pub mod job_cache;
 pub mod metrics;
 pub mod pause_point;
+pub mod peer_budget;
 pub mod server;
 pub mod service;
 pub mod settler;
+pub mod status_codes;
 pub mod submission;
 pub mod work_submission;
 
