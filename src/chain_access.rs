@@ -1,19 +1,29 @@
 //! Which chain a command talks to (the embedded chain in the data directory, or a
-//! node over JSON-RPC), the deployment file it uses there, and how token amounts
-//! are shown.
+//! node over JSON-RPC), the deployment file it uses there, and which account
+//! sends.
+//!
+//! On the embedded chain every account can send (it checks no signatures), so
+//! each role has a default dev account there: the deployer (account 0) governs,
+//! mints and administers, account 1 is the provider, account 2 the consumer, as
+//! in `zkmeter demo`. On a node the sender is the key given.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use ark_bn254::Bn254;
 use ark_groth16::VerifyingKey;
 use std::path::{Path, PathBuf};
-use zkmeter_circuits::{KeyHeader, ResourceClass};
+use zkmeter_circuits::KeyHeader;
 use zkmeter_contracts::{
-    Address, CLASSES, Chain, CircuitToDeploy, DEPLOYMENT_FILE, Deployment, EmbeddedChain, RpcChain, STATE_FILE, U256,
-    deploy, load_private_key, vk_hash,
+    Address, Chain, ChainError, CircuitToDeploy, DEPLOYMENT_FILE, DEV_ACCOUNTS, Deployment, EmbeddedChain, Job,
+    RpcChain, STATE_FILE, deploy, load_private_key, vk_hash,
 };
+
+use crate::exit::{invalid, not_found};
 
 /// The environment variable holding the hex private key for JSON-RPC transactions.
 pub const PRIVATE_KEY_ENV: &str = "ZKMETER_PRIVATE_KEY";
+
+/// Chain ids of local development nodes.
+pub const DEVELOPMENT_CHAIN_IDS: [u64; 2] = [31337, 1337];
 
 /// Chain options shared by the commands that talk to a chain.
 #[derive(clap::Args)]
@@ -43,6 +53,40 @@ pub struct Target {
     pub deployment_path: PathBuf,
     /// "embedded chain PATH" or the node's URL, for messages.
     pub description: String,
+    /// Whether it is the embedded chain (any account can send).
+    pub embedded: bool,
+}
+
+/// The role a command acts in, which picks its sender on the embedded chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Acting {
+    /// Governance, minting, attesting, administering roles: the deployer.
+    Deployer,
+    /// Registering meters, closing jobs: the provider.
+    Provider,
+    /// Opening, funding and extending jobs, requesting work, holding tokens: the consumer.
+    Consumer,
+}
+
+impl Acting {
+    /// Its dev account on the embedded chain.
+    pub fn dev_account(self) -> Address {
+        match self {
+            Acting::Deployer => DEV_ACCOUNTS[0],
+            Acting::Provider => DEV_ACCOUNTS[1],
+            Acting::Consumer => DEV_ACCOUNTS[2],
+        }
+    }
+}
+
+/// Who sends a transaction.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct SenderArgs {
+    /// Send from this account: on the embedded chain any address (it checks no
+    /// signatures; default: the dev account of the command's role), on a node the
+    /// address of the key given (the default).
+    #[arg(long)]
+    pub from: Option<String>,
 }
 
 /// The embedded chain of a data directory lives here.
@@ -73,7 +117,62 @@ impl ChainArgs {
         let deployment_path = self.deployment.clone().unwrap_or_else(|| {
             data_dir.join("deployments").join(format!("chain-{}.json", chain.chain_id()))
         });
-        Ok(Target { chain: Box::new(chain), deployment_path, description: url.clone() })
+        Ok(Target { chain: Box::new(chain), deployment_path, description: url.clone(), embedded: false })
+    }
+
+    /// Opens the chain and its deployment.
+    pub fn session(&self, data_dir: &Path, signing: bool) -> Result<Session> {
+        let mut target = self.open(data_dir, signing)?;
+        let deployment = target.deployment()?;
+        Ok(Session { target, d: deployment })
+    }
+}
+
+/// An open chain with zkmeter deployed on it.
+pub struct Session {
+    /// The chain.
+    pub target: Target,
+    /// What is deployed there.
+    pub d: Deployment,
+}
+
+impl Session {
+    /// The chain to call.
+    pub fn chain(&mut self) -> &mut dyn Chain {
+        self.target.chain.as_mut()
+    }
+
+    /// The account that sends: `--from`, else the role's dev account on the
+    /// embedded chain, else the key's account on a node.
+    pub fn sender(&self, args: &SenderArgs, acting: Acting) -> Result<Address> {
+        let accounts = self.target.chain.accounts();
+        match &args.from {
+            Some(from) => {
+                let from = parse_address(from)?;
+                if !self.target.embedded && !accounts.contains(&from) {
+                    return Err(ChainError::NoSigner(from).into());
+                }
+                Ok(from)
+            }
+            None if self.target.embedded => Ok(acting.dev_account()),
+            None => accounts.first().copied().ok_or_else(|| {
+                invalid("this command sends a transaction: pass --private-key-file or set ZKMETER_PRIVATE_KEY")
+            }),
+        }
+    }
+
+    /// Job `id`, or "not found" if it was never opened.
+    pub fn job(&mut self, id: u64) -> Result<Job> {
+        let job = self.d.job(self.target.chain.as_mut(), id)?;
+        if job.consumer == Address::ZERO {
+            let count = self.d.job_count(self.target.chain.as_mut())?;
+            return Err(not_found(format!(
+                "job {id} does not exist on {}: it has {count} job{} (see `zkmeter job list`)",
+                self.target.description,
+                if count == 1 { "" } else { "s" }
+            )));
+        }
+        Ok(job)
     }
 }
 
@@ -95,6 +194,7 @@ fn embedded_target(dir: &Path, chain: Box<EmbeddedChain>, deployment: Option<Pat
         chain,
         deployment_path: deployment.unwrap_or_else(|| dir.join(DEPLOYMENT_FILE)),
         description: format!("embedded chain {}", dir.join(STATE_FILE).display()),
+        embedded: true,
     })
 }
 
@@ -102,11 +202,11 @@ impl Target {
     /// The deployment this chain has, checked to be of this chain and to answer.
     pub fn deployment(&mut self) -> Result<Deployment> {
         if !self.deployment_path.exists() {
-            bail!(
+            return Err(not_found(format!(
                 "no deployment at {}: run `zkmeter chain deploy`{}",
                 self.deployment_path.display(),
-                if self.description.starts_with("embedded") { "" } else { " --rpc-url URL" }
-            );
+                if self.embedded { "" } else { " --rpc-url URL" }
+            )));
         }
         let d = Deployment::load(&self.deployment_path)?;
         self.check(&d)?;
@@ -115,6 +215,13 @@ impl Target {
 
     fn embedded(&self) -> bool {
         self.description.starts_with("embedded")
+    }
+
+    /// Whether this is a chain nothing of value settles on: the embedded chain, or
+    /// a node with a local development chain id (anvil and hardhat use 31337,
+    /// ganache and geth --dev 1337). Development keys are kept off all others.
+    pub fn is_development_chain(&self) -> bool {
+        self.embedded() || DEVELOPMENT_CHAIN_IDS.contains(&self.chain.chain_id())
     }
 
     fn check(&mut self, d: &Deployment) -> Result<()> {
@@ -128,14 +235,15 @@ impl Target {
             );
         }
         d.check_chain(self.chain.as_mut(), &self.deployment_path)?;
-        d.job_count(self.chain.as_mut()).map(drop).with_context(|| {
-            format!(
-                "the contracts in {} do not answer on {}: the deployment file does not belong to this chain; pass \
-                 the right --deployment",
+        match d.job_count(self.chain.as_mut()) {
+            Ok(_) => Ok(()),
+            Err(e @ ChainError::Unreachable { .. }) => Err(e.into()),
+            Err(e) => Err(not_found(format!(
+                "the contracts in {} do not answer on {}: the deployment file does not belong to this chain; pass the right --deployment ({e})",
                 self.deployment_path.display(),
                 self.description
-            )
-        })
+            ))),
+        }
     }
 
     /// Makes sure the chain has zkmeter deployed with a verifier for each of
@@ -149,7 +257,7 @@ impl Target {
         let mut report = Vec::new();
         let existing = if self.deployment_path.exists() {
             let d = Deployment::load(&self.deployment_path)?;
-            let reset = !self.embedded() && d.chain_id == self.chain.chain_id() && d.genesis_id != self.chain.genesis_id()?;
+            let reset = !self.embedded && d.chain_id == self.chain.chain_id() && d.genesis_id != self.chain.genesis_id()?;
             if reset {
                 report.push(format!(
                     "the node was reset (genesis {} → {}): deploying afresh; the receipts and stream logs of the old \
@@ -162,7 +270,7 @@ impl Target {
                 self.check(&d)?;
                 Some(d)
             }
-        } else if self.embedded() && self.chain.block()?.number > 0 {
+        } else if self.embedded && self.chain.block()?.number > 0 {
             bail!(
                 "{} is missing, but the embedded chain has {} blocks of history: restore the deployment file (it holds \
                  the contracts' addresses). Deploying again would hide every earlier job and balance; for a new chain \
@@ -206,17 +314,5 @@ impl Target {
 
 /// Parses an account address (`0x` and 40 hex digits).
 pub fn parse_address(text: &str) -> Result<Address> {
-    text.trim().parse().map_err(|_| anyhow::anyhow!("{text:?} is not an address: give 0x and 40 hex digits"))
-}
-
-/// Token amounts per class, e.g. "gpu 1200 GPU-ms, energy 7000 mJ" (zeros left
-/// out; "none" when all are zero).
-pub fn tokens(amounts: &[U256; CLASSES]) -> String {
-    let parts: Vec<String> = ResourceClass::ALL
-        .iter()
-        .zip(amounts)
-        .filter(|(_, a)| !a.is_zero())
-        .map(|(c, a)| format!("{c} {a} {}", c.unit()))
-        .collect();
-    if parts.is_empty() { "none".to_owned() } else { parts.join(", ") }
+    text.trim().parse().map_err(|_| invalid(format!("{text:?} is not an address: give 0x and 40 hex digits")))
 }

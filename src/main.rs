@@ -4,10 +4,13 @@
 
 mod chain_access;
 mod commands;
+mod exit;
 mod key_store;
+mod output;
 mod progress;
 mod records_file;
 mod simulate;
+mod units;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -48,19 +51,23 @@ enum Command {
     Chain(commands::chain::Args),
     /// Show an account's resource tokens.
     Balance(commands::balance::Args),
+    #[command(flatten)]
+    Operate(commands::Operate),
     /// Make or show a meter's signing key.
     Keys(commands::keys::Args),
     /// Simulate meters, prove, verify and settle every epoch on the embedded chain.
     Demo(commands::demo::Args),
     /// Prove that a quantised matmul or MLP inference gave its output: setup, run, verify, export.
     Workload(commands::workload::Args),
+    /// Production keys: a multi-party phase-2 ceremony (init, contribute, beacon, verify, finalize).
+    Ceremony(commands::ceremony::Args),
 }
 
 fn default_data_dir() -> PathBuf {
     dirs::data_dir().map_or_else(|| PathBuf::from("zkmeter-data"), |d| d.join("zkmeter"))
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
     // Printing to a closed pipe (`zkmeter chain status | head`) ends the process
     // quietly, as for any Unix tool, instead of panicking in `println!`.
     // SAFETY: setting a signal's disposition to the default at start-up, before
@@ -68,6 +75,10 @@ fn main() -> Result<()> {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    exit::report(run())
+}
+
+fn run() -> Result<()> {
     let cli = Cli::parse();
     let filter = match cli.verbose {
         0 => "warn",
@@ -89,8 +100,21 @@ fn main() -> Result<()> {
         Command::Export(args) => commands::export::run(&data_dir, args),
         Command::Chain(args) => commands::chain::run(&data_dir, args),
         Command::Balance(args) => commands::balance::run(&data_dir, args),
+        Command::Operate(command) => command.run(&data_dir),
         Command::Keys(args) => commands::keys::run(args),
         Command::Demo(args) => commands::demo::run(&data_dir, args),
         Command::Workload(args) => commands::workload::run(&data_dir, args),
+        Command::Ceremony(args) => commands::ceremony::run(&data_dir, args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Two commands of one name, or a flag defined twice, only show when the
+    /// command line is parsed: every command would then panic.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

@@ -57,6 +57,7 @@ fn inspect_key(path: &std::path::Path, kind: u8) -> Result<()> {
     }
     println!("  digest         {}", header.digest_hex());
     println!("  size           {} bytes", body.len());
+    println!("  origin         {}", keys::key_origin(path)?);
     if kind == KeyKind::Verifying {
         let (_, vk) = keys::load_verifying_key(path)?;
         println!("  public inputs  {}", vk.gamma_abc_g1.len() - 1);

@@ -34,7 +34,7 @@ enum Command {
 
 /// How each layer's product is checked (the circuit, and so its keys, differ).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum PlanChoice {
+pub(crate) enum PlanChoice {
     /// Per layer whichever costs fewer constraints.
     Auto,
     /// Every multiply-accumulate in the circuit.
@@ -44,7 +44,7 @@ enum PlanChoice {
 }
 
 impl PlanChoice {
-    fn plan(self, shape: WorkloadShape) -> Plan {
+    pub(crate) fn plan(self, shape: WorkloadShape) -> Plan {
         let layers = shape.layers().len();
         match self {
             PlanChoice::Auto => Plan::auto(shape),
@@ -133,12 +133,12 @@ pub fn run(data_dir: &Path, args: Args) -> Result<()> {
     }
 }
 
-fn read_model(path: &Path) -> Result<Model> {
+pub(crate) fn read_model(path: &Path) -> Result<Model> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read the model file {}", path.display()))?;
     Model::parse(&bytes).with_context(|| format!("{} is not a usable model file", path.display()))
 }
 
-fn read_input(path: &Path) -> Result<Matrix<i8>> {
+pub(crate) fn read_input(path: &Path) -> Result<Matrix<i8>> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read the input file {}", path.display()))?;
     Matrix::parse(&bytes).with_context(|| format!("{} is not a usable input file", path.display()))
 }

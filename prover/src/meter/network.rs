@@ -87,8 +87,8 @@ impl NetworkSource {
     fn bytes(&self, start: &[u64], end: &[u64]) -> u64 {
         let counted = |i: usize| match self.direction {
             Direction::Both => true,
-            Direction::Rx => i % 2 == 0,
-            Direction::Tx => i % 2 == 1,
+            Direction::Rx => i.is_multiple_of(2),
+            Direction::Tx => !i.is_multiple_of(2),
         };
         start.iter().zip(end).enumerate().filter(|(i, _)| counted(*i)).map(|(_, (&a, &b))| counter_delta(a, b)).sum()
     }

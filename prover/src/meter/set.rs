@@ -46,11 +46,14 @@ pub struct SourceSet {
     slots: Vec<Slot>,
 }
 
+/// A configured source of one class: opened, or why it could not be.
+pub type OpenedSource = (ResourceClass, Result<Box<dyn MeterSource>, MeterError>);
+
 impl SourceSet {
     /// The sources of a stream, in configuration order: each opened one, or the
     /// reason it could not be opened (with its class). Refuses two sources of one
     /// class, and a replay beside other sources.
-    pub fn new(sources: Vec<(ResourceClass, Result<Box<dyn MeterSource>, MeterError>)>) -> Result<Self, MeterError> {
+    pub fn new(sources: Vec<OpenedSource>) -> Result<Self, MeterError> {
         let config = |reason: String| MeterError::Config { source_name: "stream", reason };
         for (i, (class, _)) in sources.iter().enumerate() {
             if sources[..i].iter().any(|(c, _)| c == class) {

@@ -12,7 +12,7 @@ use zkmeter_circuits::{Capacity, ResourceClass};
 use zkmeter_contracts::{Address, CLASSES, Chain, DEV_ACCOUNTS, Deployment, U256, sign_registration};
 use zkmeter_prover::identity::MeterKey;
 
-use crate::chain_access::tokens;
+use crate::units::show_tokens;
 
 /// The dev accounts the demo uses: the provider owns the meters, the consumer
 /// opens the jobs (the deployer, account 0, issues the consumer's budget).
@@ -75,7 +75,7 @@ pub fn ensure_budget(chain: &mut dyn Chain, d: &Deployment, capacity: &Capacity)
     if held.iter().flatten().all(U256::is_zero) {
         let budget = budget(capacity);
         d.mint_tokens(chain, CONSUMER, budget)?;
-        println!("issued the consumer its budget: {}", tokens(&budget.map(U256::from)));
+        println!("issued the consumer its budget: {}", show_tokens(&budget.map(U256::from), true));
     }
     Ok(())
 }
@@ -149,7 +149,7 @@ pub fn resume_or_open(
         }
         before_opening(d.job_count(chain)? + 1)?;
         let job_id = d.open_job(chain, CONSUMER, meter, capacity, expires_at, escrow)?.job_id;
-        println!("job {job_id}: meter {meter} ({}), escrow {}", names(index), tokens(&escrow.map(U256::from)));
+        println!("job {job_id}: meter {meter} ({}), escrow {}", names(index), show_tokens(&escrow.map(U256::from), true));
         out.push(DemoStream { key_file: key_file.clone(), meter, job_id, classes: classes(index), resumed: false });
     }
     Ok(out)

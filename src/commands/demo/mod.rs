@@ -24,6 +24,7 @@ mod table;
 
 use anyhow::{Context, Result, bail};
 use std::io::IsTerminal;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use zkmeter_circuits::{ResourceClass, StreamId};
@@ -34,7 +35,8 @@ use zkmeter_prover::daemon::{self, RunOptions, Status};
 use zkmeter_prover::meter::MeterConfig;
 
 use crate::DEFAULT_SLOTS;
-use crate::chain_access::{open_embedded, tokens};
+use crate::chain_access::open_embedded;
+use crate::units::show_tokens;
 use crate::key_store::KeyStore;
 use crate::simulate::default_capacity;
 use interrupt::Interrupt;
@@ -59,6 +61,13 @@ pub struct Args {
     /// How often the synthetic meters are read, in milliseconds (one record each time).
     #[arg(long, default_value_t = 50)]
     sample_interval_ms: u64,
+    /// Where the verifier serves its web explorer (port 0: any free port; the URL is printed).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    explorer_listen: SocketAddr,
+    /// Once every job is settled and closed, keep the verifier and its explorer
+    /// running (read-only) until Ctrl-C, to look around.
+    #[arg(long)]
+    stay: bool,
 }
 
 /// Synthetic meters use this share of the capacity on average (percent).
@@ -131,15 +140,17 @@ pub fn run(data_dir: &Path, args: Args) -> Result<()> {
     }
 
     println!("\nbalances before settlement");
-    println!("  provider {PROVIDER}: {}", tokens(&d.balances(chain, PROVIDER)?));
-    println!("  consumer {CONSUMER}: {}", tokens(&d.balances(chain, CONSUMER)?));
-    println!("  held in escrow:      {}\n", tokens(&d.balances(chain, d.settlement)?));
+    println!("  provider {PROVIDER}: {}", show_tokens(&d.balances(chain, PROVIDER)?, true));
+    println!("  consumer {CONSUMER}: {}", show_tokens(&d.balances(chain, CONSUMER)?, true));
+    println!("  held in escrow:      {}\n", show_tokens(&d.balances(chain, d.settlement)?, true));
     let chain_id = chain.chain_id();
     // From here the verifier service owns the chain until it stops.
     drop(target);
 
-    let (url, stop, server) = runtime.block_on(start_verifier(data_dir, keys.paths(slots).1))?;
+    let verifier = runtime.block_on(start_verifier(data_dir, keys.paths(slots).1, args.explorer_listen))?;
+    let (url, stop, server) = (verifier.url, verifier.stop, verifier.server);
     println!("verifier service on {url} (gRPC, receipts in {})", data_dir.join("receipts.db").display());
+    println!("explorer on http://{}/ (jobs, epochs and proofs as they settle)", verifier.explorer);
     let config = prover_config(data_dir, slots, url, &args, &streams, per_stream);
     config.check()?;
     println!(
@@ -192,7 +203,17 @@ pub fn run(data_dir: &Path, args: Args) -> Result<()> {
         }
         d.close_job(chain, PROVIDER, s.job_id)?;
     }
-    summary(chain, &d, &rows, num_constraints, chain_id, wall)
+    summary(chain, &d, &rows, num_constraints, chain_id, wall)?;
+    if args.stay {
+        drop(target);
+        // The same address as before, so that an open browser tab keeps working.
+        let again = runtime.block_on(start_verifier(data_dir, keys.paths(slots).1, verifier.explorer))?;
+        println!("\nexplorer stays on http://{}/ until Ctrl-C", again.explorer);
+        runtime.block_on(interrupt.wait());
+        let _ = again.stop.send(());
+        runtime.block_on(again.server)??;
+    }
+    Ok(())
 }
 
 /// Stops here, before anything is escrowed, if Ctrl-C or SIGTERM came.
@@ -260,8 +281,8 @@ fn summary(
     wall: Duration,
 ) -> Result<()> {
     println!("\nbalances after settling every epoch and closing the jobs (unused escrow refunded)");
-    println!("  provider {PROVIDER}: {}", tokens(&d.balances(chain, PROVIDER)?));
-    println!("  consumer {CONSUMER}: {}", tokens(&d.balances(chain, CONSUMER)?));
+    println!("  provider {PROVIDER}: {}", show_tokens(&d.balances(chain, PROVIDER)?, true));
+    println!("  consumer {CONSUMER}: {}", show_tokens(&d.balances(chain, CONSUMER)?, true));
 
     let epochs: u64 = rows.iter().map(|r| r.epochs.2).sum();
     let records: u64 = rows.iter().map(|r| r.records).sum();
@@ -280,18 +301,27 @@ fn summary(
     Ok(())
 }
 
+/// A verifier service the demo started.
+struct Verifier {
+    /// Its gRPC URL.
+    url: String,
+    /// Its explorer's address.
+    explorer: SocketAddr,
+    /// Stops it.
+    stop: tokio::sync::oneshot::Sender<()>,
+    /// Its task: how it ended.
+    server: tokio::task::JoinHandle<Result<()>>,
+}
+
 /// Starts the verifier service over the data directory on a free loopback port,
-/// accepting the circuit of `verifying_key`; returns its URL, the switch that stops
-/// it and its task.
-async fn start_verifier(
-    data_dir: &Path,
-    verifying_key: PathBuf,
-) -> Result<(String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Result<()>>)> {
+/// accepting the circuit of `verifying_key`, with its explorer on `explorer`.
+async fn start_verifier(data_dir: &Path, verifying_key: PathBuf, explorer: SocketAddr) -> Result<Verifier> {
     let config = zkmeter_service::config::Config {
         listen: "127.0.0.1:0".parse().expect("a valid address"),
         data_dir: data_dir.to_owned(),
         verifying_keys: vec![verifying_key],
         max_wait_ms: 1,
+        explorer_listen: Some(explorer),
         ..Default::default()
     };
     let (bound_send, bound) = tokio::sync::oneshot::channel();
@@ -299,14 +329,14 @@ async fn start_verifier(
     let server = tokio::spawn(zkmeter_service::server::serve(
         config,
         move |b| {
-            let _ = bound_send.send(b.grpc);
+            let _ = bound_send.send((b.grpc, b.explorer.expect("the explorer was asked for")));
         },
         async move {
             let _ = stopped.await;
         },
     ));
     match bound.await {
-        Ok(addr) => Ok((format!("http://{addr}"), stop, server)),
+        Ok((grpc, explorer)) => Ok(Verifier { url: format!("http://{grpc}"), explorer, stop, server }),
         // The service stopped before binding: its error says why.
         Err(_) => Err(server.await?.err().unwrap_or_else(|| anyhow::anyhow!("the verifier service did not start"))),
     }

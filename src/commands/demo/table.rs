@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use zkmeter_contracts::U256;
 use zkmeter_prover::daemon::StreamStatus;
 
-use crate::chain_access::tokens;
+use crate::units::show_tokens;
 
 /// How often a run that is not on a terminal says what it waits for when
 /// nothing moved.
@@ -76,7 +76,7 @@ fn table_lines(rows: &[StreamStatus]) -> Vec<String> {
     for r in rows {
         let (cut, proved, settled) = r.epochs;
         let prove = r.last_prove.map_or_else(|| "-".to_owned(), |d| format!("{} ms", d.as_millis()));
-        let billed = tokens(&r.settled_totals.0.map(U256::from));
+        let billed = show_tokens(&r.settled_totals.0.map(U256::from), true);
         let meter = format!("{}", r.meter);
         lines.push(format!(
             "{:<5} {:<12} {:>7} {:>20} {:>10}  {:<40} {}",
