@@ -9,9 +9,9 @@
 //!
 //! - `ZKMETER_BENCH_RECORDS` (default 1024): the meter circuit's record slots;
 //! - `ZKMETER_BENCH_PTAU`: a prepared powers-of-tau file big enough for it, e.g. the
-//!   published `powersOfTau28_hez_final_19.ptau` for N = 1024 (`zkmeter circuit info`
+//!   published `powersOfTau28_hez_final_20.ptau` for N = 1024 (`zkmeter circuit info`
 //!   says which power). Without it, one is made with snarkjs and kept in
-//!   `target/tmp`: minutes at 2^15, hours at 2^19;
+//!   `target/tmp`: minutes at 2^15, hours at 2^20;
 //! - `ZKMETER_BENCH_RUNS` (default 1): how many times each step runs (each run's
 //!   figures are printed, then the best time of each).
 
@@ -35,7 +35,7 @@ fn main() {
     let runs: usize = env_or("ZKMETER_BENCH_RUNS", 1);
 
     let shape = CircuitShape::meter(slots);
-    let power = shape.domain_size().trailing_zeros();
+    let power = zkmeter_ceremony::ptau_power_needed(shape.domain_size());
     let r1cs = CircomR1cs::from_shape(&shape);
     let ptau = match std::env::var_os("ZKMETER_BENCH_PTAU") {
         Some(path) => PathBuf::from(path),
@@ -50,8 +50,9 @@ fn main() {
     r1cs.write(&path("circuit.r1cs")).unwrap();
     init(&r1cs, "the benchmark circuit", &PtauFile::open(&ptau).unwrap(), &path("c0.zkey"), &Silent).unwrap();
     println!(
-        "meter circuit N = {slots}: {} constraints, domain 2^{power}, ptau {} ({} MB); load average {}",
+        "meter circuit N = {slots}: {} constraints, domain 2^{}, ptau {} ({} MB); load average {}",
         shape.num_constraints,
+        shape.domain_size().trailing_zeros(),
         ptau.display(),
         std::fs::metadata(&ptau).unwrap().len() / 1_000_000,
         load_average()

@@ -107,10 +107,18 @@ pub enum CeremonyError {
         /// The file.
         path: PathBuf,
     },
-    /// A `.ptau` with fewer powers than the circuit's domain.
+    /// A `.ptau` with fewer powers than the circuit needs ([`crate::ptau_power_needed`]).
     #[error(
-        "{} holds 2^{power} powers of tau but {circuit} needs 2^{needed}: use a powers-of-tau file of power {needed} or more, e.g. powersOfTau28_hez_final_{needed}.ptau",
-        path.display()
+        "{} holds 2^{power} powers of tau but {circuit} needs power {needed}{}: use a powers-of-tau file of power {needed} or more, e.g. powersOfTau28_hez_final_{needed}.ptau",
+        path.display(),
+        if *needed > *domain_power {
+            format!(
+                " (its QAP domain is 2^{domain_power}; from 2^15 on, snarkjs's circuit hash takes one power of tau \
+                 beyond a file of the domain's own power, so both tools need the next file to agree)"
+            )
+        } else {
+            String::new()
+        }
     )]
     PtauTooSmall {
         /// The file.
@@ -119,6 +127,8 @@ pub enum CeremonyError {
         power: u32,
         /// The power the circuit needs.
         needed: u32,
+        /// The power of the circuit's QAP domain.
+        domain_power: u32,
         /// The circuit, in words.
         circuit: String,
     },

@@ -50,7 +50,7 @@ pub use phase2_contribute::{Entropy, contribute};
 pub use phase2_finalize::{FinalKeys, finalize};
 pub use phase2_init::init;
 pub use phase2_verify::{Verified, verify};
-pub use ptau_file::PtauFile;
+pub use ptau_file::{PtauFile, ptau_power_needed};
 pub use r1cs_file::CircomR1cs;
 pub use zkey_file::ZkeyFile;
 

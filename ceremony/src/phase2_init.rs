@@ -13,8 +13,9 @@
 //!
 //! The circuit hash that every contribution's transcript starts from is BLAKE2b-512
 //! over, in snarkjs's uncompressed form: α·G1, β·G1, β·G2, γ·G2, δ·G1, δ·G2, then
-//! IC, `τⁱ·Z(τ)·G1` for `i < n − 1` (arkworks' form of the H query, from section 2),
-//! L, A, B1 and B2, each list after its length (u32, big-endian).
+//! IC, `τⁱ·Z(τ)·G1` for `i < n − 1` (arkworks' form of the H query, from section 2;
+//! from n = 2^15 on snarkjs hashes `i < n`: [`h_hash_points`]), L, A, B1 and B2,
+//! each list after its length (u32, big-endian).
 
 use std::path::Path;
 
@@ -163,17 +164,34 @@ pub(crate) fn coefficient_section(r1cs: &CircomR1cs) -> Vec<u8> {
     out
 }
 
-/// `τⁱ·Z(τ)·G1 = τ^(n+i)·G1 − τⁱ·G1` for `i < n − 1`, from section 2: what the
-/// circuit hash takes for the H query.
-pub(crate) fn h_tau_points(ptau: &PtauFile, n: usize) -> Result<Vec<G1Affine>, CeremonyError> {
+/// snarkjs hashes the H points of the circuit hash in chunks of this many.
+pub const H_HASH_CHUNK: usize = 1 << 14;
+
+/// How many H points snarkjs's circuit hash takes for a domain of `n` points.
+/// The H query has n − 1 points, and the hash says so in its count, but
+/// snarkjs's `zkey new` (0.7.x, `hashHPoints`) hashes every chunk of 2^14 points
+/// with `min(n − 1, 2^14)` points where `min(n − 1 − i, 2^14)` was meant: below
+/// 2^15 that is the n − 1 points, from 2^15 on it is n, the last one
+/// `τ^(2n−1)·Z(τ)`. snarkjs's `zkey verify` recomputes the hash the same way, so
+/// a transcript both tools accept hashes what snarkjs hashes.
+/// `chunk` is [`H_HASH_CHUNK`] but in a test that shrinks it to reach the case
+/// at a small size.
+pub fn h_hash_points(n: usize, chunk: usize) -> usize {
+    (0..n - 1).step_by(chunk).map(|_| (n - 1).min(chunk)).sum()
+}
+
+/// `τⁱ·Z(τ)·G1 = τ^(n+i)·G1 − τⁱ·G1` for the [`h_hash_points`] first `i`, from
+/// section 2: what the circuit hash takes for the H query.
+pub(crate) fn h_tau_points(ptau: &PtauFile, n: usize, chunk: usize) -> Result<Vec<G1Affine>, CeremonyError> {
     let invalid = |(index, error)| CeremonyError::InvalidPoint {
         path: ptau.path().to_owned(),
         section: "tau powers in G1",
         index,
         error,
     };
-    let low = g1_points(&ptau.tau_g1(0, n - 1)?).map_err(invalid)?;
-    let high = g1_points(&ptau.tau_g1(n, n - 1)?).map_err(invalid)?;
+    let count = h_hash_points(n, chunk);
+    let low = g1_points(&ptau.tau_g1(0, count)?).map_err(invalid)?;
+    let high = g1_points(&ptau.tau_g1(n, count)?).map_err(invalid)?;
     let differences: Vec<G1Projective> = high.par_iter().zip(&low).map(|(h, l)| h.into_group() - l).collect();
     Ok(normalize(&differences))
 }
@@ -205,7 +223,8 @@ pub(crate) fn circuit_hash(input: &CircuitHashInput<'_>) -> [u8; 64] {
     };
     list(input.ic.len() / G1_LEN, &section_uncompressed(input.ic, false));
     let h_tau: Vec<u8> = input.h_tau.par_iter().flat_map_iter(g1_uncompressed).collect();
-    list(input.h_tau.len(), &h_tau);
+    // The count is the H query's, n − 1, whatever h_hash_points took.
+    list(h.domain_size as usize - 1, &h_tau);
     list(input.l.len() / G1_LEN, &section_uncompressed(input.l, false));
     list(input.a.len() / G1_LEN, &section_uncompressed(input.a, false));
     list(input.b1.len() / G1_LEN, &section_uncompressed(input.b1, false));
@@ -233,6 +252,20 @@ pub fn init(
     out: &Path,
     progress: &dyn Progress,
 ) -> Result<Initialized, CeremonyError> {
+    init_hashing_h_in_chunks(r1cs, what, ptau, out, progress, H_HASH_CHUNK)
+}
+
+/// [`init`] with snarkjs's H-hashing chunk ([`h_hash_points`]) set to `chunk`:
+/// for the test that compares with a snarkjs patched the same way.
+#[doc(hidden)]
+pub fn init_hashing_h_in_chunks(
+    r1cs: &CircomR1cs,
+    what: &str,
+    ptau: &PtauFile,
+    out: &Path,
+    progress: &dyn Progress,
+    chunk: usize,
+) -> Result<Initialized, CeremonyError> {
     let n = r1cs.domain_size();
     ptau.require_domain(n, what)?;
     let (alpha, beta1, beta2) = ptau.alpha_beta()?;
@@ -258,7 +291,7 @@ pub fn init(
     let bases = read_bases(ptau, n)?;
     let g2_bases = read_g2_bases(ptau, n)?;
     let h = ptau.h_query(n)?;
-    let h_tau = h_tau_points(ptau, n)?;
+    let h_tau = h_tau_points(ptau, n, chunk)?;
     progress.finish();
 
     progress.start("computing IC, L, A, B1 and B2 (the QAP at tau)", (2 * wires + 2 * wires) as u64);

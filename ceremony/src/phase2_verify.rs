@@ -33,7 +33,10 @@ use rayon::prelude::*;
 
 use crate::Progress;
 use crate::error::{CeremonyError, ContributionFault};
-use crate::phase2_init::{CircuitHashInput, WireTerms, circuit_hash, coefficient_section, combined, h_tau_points, read_bases, read_g2_bases};
+use crate::phase2_init::{
+    CircuitHashInput, H_HASH_CHUNK, WireTerms, circuit_hash, coefficient_section, combined, h_tau_points, read_bases,
+    read_g2_bases,
+};
 use crate::point_encoding::{g1_lem, g1_points, g1_section, g1_uncompressed, g2_lem, g2_points};
 use crate::ptau_file::PtauFile;
 use crate::r1cs_file::CircomR1cs;
@@ -235,7 +238,7 @@ pub fn verify(
     let l_initial = combined(&terms, &bases, public + 1..wires, progress);
     drop(terms);
     let l_initial_bytes = g1_section(&l_initial);
-    let h_tau = h_tau_points(ptau, n)?;
+    let h_tau = h_tau_points(ptau, n, H_HASH_CHUNK)?;
     let cs_hash = circuit_hash(&CircuitHashInput {
         header,
         ic: &ic,

@@ -17,8 +17,9 @@
 //! ```
 //!
 //! Points are in snarkjs's LEM form ([`crate::point_encoding`]). A circuit whose
-//! QAP domain has 2^k points needs K ≥ k: its A, B, C and L are combinations of the
-//! size-2^k Lagrange bases and its H query is the odd half of the size-2^(k+1) one.
+//! QAP domain has 2^k points needs K ≥ k (K ≥ k + 1 from k = 15 on:
+//! [`ptau_power_needed`]): its A, B, C and L are combinations of the size-2^k
+//! Lagrange bases and its H query is the odd half of the size-2^(k+1) one.
 //! Nothing here trusts the file: its BLAKE2b-512 hash ([`PtauFile::blake2b`],
 //! what `b2sum` prints) is compared with the published one, and its sizes with
 //! what the header's power implies.
@@ -55,6 +56,19 @@ pub const LAGRANGE_G2: u32 = 13;
 pub const LAGRANGE_ALPHA_G1: u32 = 14;
 /// β times the Lagrange bases, in G1.
 pub const LAGRANGE_BETA_G1: u32 = 15;
+
+/// The smallest powers-of-tau file (its power) a circuit with a QAP domain of
+/// `domain_size` points takes. Phase 2 itself needs τⁱ·G1 for i < 2n − 1, which
+/// a file of the domain's power holds exactly, but the circuit hash snarkjs
+/// computes takes one more, τ^(2n−1)·G1, once the domain has 2^15 points or more
+/// ([`crate::phase2_init::h_hash_points`] says why). With a file of the domain's
+/// own power snarkjs would hash the bytes that follow section 2, which no second
+/// implementation can be asked to imitate; so from 2^15 on, the next file.
+pub fn ptau_power_needed(domain_size: usize) -> u32 {
+    let power = domain_size.trailing_zeros();
+    let hashed = crate::phase2_init::h_hash_points(domain_size, crate::phase2_init::H_HASH_CHUNK);
+    if hashed > domain_size - 1 { power + 1 } else { power }
+}
 
 fn section_name(id: u32) -> &'static str {
     match id {
@@ -134,12 +148,13 @@ impl PtauFile {
     /// Refuses a file too small for a circuit whose QAP domain has `domain_size`
     /// points (`what` names the circuit in the error).
     pub fn require_domain(&self, domain_size: usize, what: &str) -> Result<(), CeremonyError> {
-        let needed = domain_size.trailing_zeros();
+        let needed = ptau_power_needed(domain_size);
         if needed > self.power {
             return Err(CeremonyError::PtauTooSmall {
                 path: self.path().to_owned(),
                 power: self.power,
                 needed,
+                domain_power: domain_size.trailing_zeros(),
                 circuit: what.to_owned(),
             });
         }

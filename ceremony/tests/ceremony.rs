@@ -80,6 +80,54 @@ fn the_initial_transcript_is_the_one_snarkjs_zkey_new_writes() {
     }
 }
 
+#[test]
+fn snarkjs_hashes_one_more_h_point_from_two_chunks_on_and_so_does_init() {
+    // Where snarkjs's circuit hash takes n H points instead of n − 1.
+    use zkmeter_ceremony::phase2_init::{H_HASH_CHUNK, h_hash_points};
+    use zkmeter_ceremony::ptau_power_needed;
+    for (power, hashed, needed) in [(11, (1 << 11) - 1, 11), (14, (1 << 14) - 1, 14), (15, 1 << 15, 16), (19, 1 << 19, 20)] {
+        assert_eq!(h_hash_points(1 << power, H_HASH_CHUNK), hashed, "2^{power}");
+        assert_eq!(ptau_power_needed(1 << power), needed, "2^{power}");
+    }
+    // At the tests' sizes the hash is one chunk; snarkjs with its chunk cut to
+    // 2^6 (a copy of its build, patched) hashes like it does from 2^15 on, and
+    // init with the same chunk must write the same bytes.
+    let Some(bin) = snarkjs() else { return };
+    let ptau_path = ptau(&bin, 11);
+    let ptau = PtauFile::open(&ptau_path).unwrap();
+    let (_, r1cs) = workload();
+    let n = r1cs.domain_size();
+    assert!(n < 1 << 11 && h_hash_points(n, 64) == n, "the domain (2^{}) spans several chunks of 64", n.trailing_zeros());
+    let root = repo_root();
+    let build = std::fs::read_to_string(root.join("node_modules/snarkjs/build/main.cjs")).unwrap();
+    let original = "async function hashHPoints() {\n        const CHUNK_SIZE = 1<<14;";
+    assert_eq!(build.matches(original).count(), 1, "snarkjs's hashHPoints is where this test expects it");
+    // Beside the repository's node_modules, so the copy's requires resolve there.
+    let patched_dir = tempfile::tempdir_in(root.join("node_modules")).unwrap();
+    let patched = patched_dir.path().join("snarkjs-h-chunk-64.cjs");
+    std::fs::write(&patched, build.replace(original, "async function hashHPoints() {\n        const CHUNK_SIZE = 1<<6;")).unwrap();
+    let r1cs_path = patched_dir.path().join("workload.r1cs");
+    r1cs.write(&r1cs_path).unwrap();
+    let theirs = patched_dir.path().join("theirs.zkey");
+    let script = format!(
+        "require({:?}).zKey.newZKey({:?}, {:?}, {:?}).then(() => process.exit(0), e => {{ console.error(e); process.exit(1) }})",
+        patched.to_str().unwrap(),
+        r1cs_path.to_str().unwrap(),
+        ptau_path.to_str().unwrap(),
+        theirs.to_str().unwrap()
+    );
+    let out = std::process::Command::new("node").arg("-e").arg(&script).output().expect("node runs");
+    assert!(out.status.success(), "patched snarkjs zkey new: {}", String::from_utf8_lossy(&out.stderr));
+    let ours = patched_dir.path().join("ours.zkey");
+    zkmeter_ceremony::phase2_init::init_hashing_h_in_chunks(r1cs, "workload", &ptau, &ours, &Silent, 64).unwrap();
+    let (a, b) = (std::fs::read(&ours).unwrap(), std::fs::read(&theirs).unwrap());
+    assert!(a == b, "the initial transcripts differ at byte {:?}", a.iter().zip(&b).position(|(x, y)| x != y));
+    // And the usual init (one chunk at this size) hashes differently: the test reached the case.
+    let usual = patched_dir.path().join("usual.zkey");
+    init(r1cs, "workload", &ptau, &usual, &Silent).unwrap();
+    assert!(std::fs::read(&usual).unwrap() != a);
+}
+
 /// The meter circuit's ceremony, made once: zkmeter's initial transcript, then
 /// snarkjs, zkmeter, snarkjs contributions and a zkmeter beacon, `transcripts[k]`
 /// holding k contributions.

@@ -126,7 +126,9 @@ fn info(circuit: &Circuit) -> Result<()> {
     println!("  public inputs    {}", shape.num_instance_variables - 1);
     println!("  wires            {}", shape.num_instance_variables + shape.num_witness_variables);
     println!("  QAP domain       2^{power} (constraints + public inputs + 1, rounded up)");
-    println!("  powers of tau    power {power} or more, e.g. powersOfTau28_hez_final_{power}.ptau");
+    let ptau = zkmeter_ceremony::ptau_power_needed(shape.domain_size());
+    let why = if ptau > power { " (one above the domain: snarkjs's circuit hash reads one more power from 2^15 on)" } else { "" };
+    println!("  powers of tau    power {ptau} or more, e.g. powersOfTau28_hez_final_{ptau}.ptau{why}");
     println!("  circuit digest   {}", shape.header.digest_hex());
     Ok(())
 }
