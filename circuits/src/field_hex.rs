@@ -3,12 +3,13 @@
 //! one number never has two spellings.
 
 use ark_bn254::Fr;
-use ark_ff::{BigInteger, PrimeField};
 use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+use crate::field_bytes::{from_be_bytes, to_be_bytes};
 
 /// `0x`-prefixed, zero-padded, big-endian hex.
 pub fn to_hex(x: &Fr) -> String {
-    format!("0x{}", hex::encode(x.into_bigint().to_bytes_be()))
+    format!("0x{}", hex::encode(to_be_bytes(x)))
 }
 
 /// Parses what [`to_hex`] prints (leading zeros optional); `None` if it is not hex
@@ -18,9 +19,8 @@ pub fn from_hex(s: &str) -> Option<Fr> {
     if digits.is_empty() || digits.len() > 64 {
         return None;
     }
-    let bytes = hex::decode(format!("{digits:0>64}")).ok()?;
-    let value = Fr::from_be_bytes_mod_order(&bytes);
-    (value.into_bigint().to_bytes_be() == bytes).then_some(value)
+    let bytes: [u8; 32] = hex::decode(format!("{digits:0>64}")).ok()?.try_into().ok()?;
+    from_be_bytes(&bytes)
 }
 
 /// Serde `serialize_with`.

@@ -127,6 +127,7 @@
 
 pub mod assignment;
 pub mod error;
+pub mod field_bytes;
 pub mod field_hex;
 pub mod keys;
 pub mod meter_circuit;
