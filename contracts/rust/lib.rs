@@ -84,7 +84,7 @@ pub use logs::{ChainLog, LogFilter};
 pub use meter_signature::{meter_address, sign_registration, sign_state, state_digest};
 pub use roles::{Role, Settings, Tariff};
 pub use rpc::{RpcChain, load_private_key, parse_private_key};
-pub use settlement::{CLASSES, Job, MeterInfo, Opened, Settled, SettledEpoch, WorkSettled, WorkStatus};
+pub use settlement::{BatchSettled, CLASSES, EpochToSettle, Job, MeterInfo, Opened, Settled, SettledEpoch, WorkSettled, WorkStatus};
 
 /// Re-exported so callers need no alloy dependency of their own for addresses and amounts.
 pub use alloy::primitives::{Address, B256, U256};

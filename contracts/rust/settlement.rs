@@ -37,6 +37,29 @@ pub struct Settled {
     pub unpaid: Option<[U256; CLASSES]>,
 }
 
+/// One epoch for [`Deployment::settle_batch`].
+#[derive(Clone, Copy, Debug)]
+pub struct EpochToSettle<'a> {
+    /// The epoch's statement.
+    pub statement: &'a MeterStatement,
+    /// Its proof.
+    pub proof: &'a [u8; PROOF_LEN],
+    /// The meter's signature over its new state.
+    pub meter_signature: &'a [u8; 65],
+}
+
+/// What a `settleBatch` transaction did.
+#[derive(Clone, Debug)]
+pub struct BatchSettled {
+    /// The transaction.
+    pub receipt: Receipt,
+    /// The epochs it settled, in order, as their `Settled` events tell them.
+    pub settled: Vec<SettledEpoch>,
+    /// The epochs it skipped (`EpochSkipped`: their job's stream had reached
+    /// their new seq already), as (job, new seq).
+    pub skipped: Vec<(u64, u64)>,
+}
+
 /// What one `Settled` event says, unpacked: the event packs the epoch's times and
 /// seqs and its totals exactly as the proof's public inputs x2 and x3, and each
 /// class's payment as `burned | minted << 128`.
@@ -312,6 +335,36 @@ impl Deployment {
             .ok_or_else(|| ChainError::Missing("settle succeeded but emitted no Settled event".into()))?;
         let unpaid = self.event::<Settlement::EscrowShortfall>(&receipt).next().map(|s| s.unpaid);
         Ok(Settled { epoch: SettledEpoch::from_event(&e)?, unpaid, receipt })
+    }
+
+    /// Settles several epochs of circuit N = `slots` in one `settleBatch`
+    /// transaction from `from`, in the order given (epochs of one job in seq
+    /// order): one batched proof check for all. An epoch whose job's stream has
+    /// reached its new seq already is skipped; any other fault reverts the whole
+    /// batch, and nothing settles.
+    pub fn settle_batch(
+        &self,
+        chain: &mut dyn Chain,
+        from: Address,
+        slots: u32,
+        epochs: &[EpochToSettle<'_>],
+    ) -> Result<BatchSettled> {
+        let circuit = self.circuit(slots).ok_or_else(|| {
+            ChainError::Invalid(format!(
+                "this deployment has no verifier for N = {slots} (it has {:?}): deploy one for this N",
+                self.circuits.iter().map(|c| c.slots).collect::<Vec<_>>()
+            ))
+        })?;
+        let call = Settlement::settleBatchCall {
+            circuitId: circuit.circuit_id,
+            statements: epochs.iter().map(|e| sol_statement(e.statement)).collect(),
+            proofs: epochs.iter().map(|e| proof_words(e.proof)).collect(),
+            meterSignatures: epochs.iter().map(|e| Bytes::copy_from_slice(e.meter_signature)).collect(),
+        };
+        let receipt = self.send(chain, "settle a batch", from, self.settlement, call)?;
+        let settled = self.event::<Settlement::Settled>(&receipt).map(|e| SettledEpoch::from_event(&e)).collect::<Result<_>>()?;
+        let skipped = self.event::<Settlement::EpochSkipped>(&receipt).map(|e| (e.jobId, e.seq)).collect();
+        Ok(BatchSettled { settled, skipped, receipt })
     }
 
     /// Sets the price of work, from the deployer (GOVERNANCE_ROLE): `amount` base

@@ -283,3 +283,52 @@ fn settles_requested_work_once_at_the_work_tariff() {
     assert!(err.is_revert_with("WorkNotRequested"), "{err}");
     assert_eq!(d.balances(&mut chain, provider()).unwrap(), provider_after);
 }
+
+#[test]
+fn a_batch_skips_epochs_settled_already_settles_the_rest_in_order_and_reverts_whole_on_a_bad_one() {
+    use zkmeter_contracts::{EpochToSettle, U256, sign_state};
+    use zkmeter_verifier::proof_codec::encode_proof;
+    let dir = tempfile::tempdir().unwrap();
+    let prover = prover();
+    let mut chain = EmbeddedChain::open(dir.path()).unwrap();
+    let (d, job) = setup_job(&mut chain, &prover, None);
+    let chain_id = chain.chain_id();
+    let mut prev = d.stream_state(&mut chain, job).unwrap();
+    let mut epochs = Vec::new();
+    for k in 1..=3 {
+        let (statement, proof) = epoch(&prover, job, prev, k);
+        prev = statement.new;
+        let signature = sign_state(&meter_key(), chain_id, d.settlement, job, &statement.new);
+        epochs.push((statement, encode_proof(&proof), signature));
+    }
+    let batch = || -> Vec<EpochToSettle<'_>> {
+        epochs.iter().map(|(statement, proof, meter_signature)| EpochToSettle { statement, proof, meter_signature }).collect()
+    };
+    // The first settles on its own (an earlier attempt, or anyone: the proof is the authority).
+    let (s1, p1, sig1) = &epochs[0];
+    d.settle(&mut chain, provider(), SLOTS, s1, p1, sig1).unwrap();
+
+    // One bad epoch (the last, signed by another key) and nothing of the batch settles.
+    let forged = sign_state(&other_key(), chain_id, d.settlement, job, &epochs[2].0.new);
+    let mut bad = batch();
+    bad[2].meter_signature = &forged;
+    let err = d.settle_batch(&mut chain, provider(), SLOTS, &bad).unwrap_err();
+    assert!(err.is_revert_with("WrongMeterSignature"), "{err}");
+    assert_eq!(d.stream_state(&mut chain, job).unwrap(), s1.new, "the batch reverted whole");
+
+    // The good batch skips the settled epoch and settles the other two, in order.
+    let done = d.settle_batch(&mut chain, provider(), SLOTS, &batch()).unwrap();
+    assert_eq!(done.skipped, vec![(job, s1.new.seq)]);
+    assert_eq!(done.settled.iter().map(|e| e.state).collect::<Vec<_>>(), vec![epochs[1].0.new, epochs[2].0.new]);
+    assert_eq!(d.stream_state(&mut chain, job).unwrap(), epochs[2].0.new);
+    eprintln!("settleBatch of 2 epochs (1 skipped): {} gas", done.receipt.gas_used);
+    // Each epoch paid once.
+    let paid = d.balances(&mut chain, provider()).unwrap();
+    for (c, paid) in paid.iter().enumerate() {
+        let billed: u64 = epochs.iter().map(|(s, _, _)| s.totals.0[c]).sum();
+        assert_eq!(*paid, U256::from(billed), "class {c}");
+    }
+    // All skipped: nothing to do, and no error.
+    let again = d.settle_batch(&mut chain, provider(), SLOTS, &batch()).unwrap();
+    assert!(again.settled.is_empty() && again.skipped.len() == 3);
+}

@@ -24,6 +24,7 @@
 //! idle_timeout_ms = 120000                                # longer than request_timeout_ms
 //! bad_proof_burst = 32                                    # invalid proofs a peer may send at once
 //! bad_proofs_per_minute = 60                              # and then each minute
+//! max_unsettled = 100000                                  # receipts waiting for the chain before submissions are refused
 //! retry_initial_ms = 500
 //! retry_max_ms = 30000
 //! chain_cache_ms = 2000
@@ -95,6 +96,9 @@ pub struct Config {
     pub bad_proof_burst: u32,
     /// Invalid proofs one IP address may send each minute beyond the burst.
     pub bad_proofs_per_minute: u32,
+    /// Receipts waiting for settlement (verified, not yet settled) beyond which
+    /// new submissions are refused (RESOURCE_EXHAUSTED) until the chain catches up.
+    pub max_unsettled: u64,
     /// First wait before retrying a settlement the chain did not take, in milliseconds.
     pub retry_initial_ms: u64,
     /// Longest wait between settlement retries, in milliseconds.
@@ -136,6 +140,8 @@ impl Default for Config {
             idle_timeout_ms: 120_000,
             bad_proof_burst: 32,
             bad_proofs_per_minute: 60,
+            // About 1 KB of database each.
+            max_unsettled: 100_000,
             retry_initial_ms: 500,
             retry_max_ms: 30_000,
             chain_cache_ms: 2_000,

@@ -3,8 +3,8 @@
 //! naming the field.
 
 use ark_bn254::Fr;
-use ark_ff::{BigInteger, PrimeField};
 use zkmeter_circuits::workload::WorkloadStatement;
+use zkmeter_circuits::field_bytes::{from_be_bytes, to_be_bytes};
 use zkmeter_circuits::{Capacity, MeterStatement, PerClass, StreamId, StreamState};
 use zkmeter_contracts::B256;
 use zkmeter_store::{Receipt, Status, StreamStateRow, WorkReceipt};
@@ -35,17 +35,7 @@ pub fn fixed<const N: usize>(field: &str, bytes: &[u8]) -> Result<[u8; N], Field
 
 /// A 32-byte big-endian field element, below the scalar modulus r.
 pub fn field_element(field: &str, bytes: &[u8]) -> Result<Fr, FieldError> {
-    let word: [u8; 32] = fixed(field, bytes)?;
-    let x = Fr::from_be_bytes_mod_order(&word);
-    if fr_bytes(&x) != word {
-        return Err(FieldError::new(field, "not below the BN254 scalar modulus r"));
-    }
-    Ok(x)
-}
-
-/// A field element as 32 big-endian bytes.
-pub fn fr_bytes(x: &Fr) -> [u8; 32] {
-    x.into_bigint().to_bytes_be().try_into().expect("a BN254 scalar is 32 bytes")
+    from_be_bytes(&fixed(field, bytes)?).ok_or_else(|| FieldError::new(field, "not below the BN254 scalar modulus r"))
 }
 
 /// A proto stream state, checked.
@@ -56,12 +46,12 @@ pub fn stream_state(field: &str, s: Option<&proto::StreamState>) -> Result<Strea
 
 /// A stream state as a proto message.
 pub fn state_message(s: &StreamState) -> proto::StreamState {
-    proto::StreamState { head: fr_bytes(&s.head).to_vec(), seq: s.seq, end_ms: s.end_ms }
+    proto::StreamState { head: to_be_bytes(&s.head).to_vec(), seq: s.seq, end_ms: s.end_ms }
 }
 
 /// A stream state as a store row.
 pub fn state_row(s: &StreamState) -> StreamStateRow {
-    StreamStateRow { head: fr_bytes(&s.head), seq: s.seq, end_ms: s.end_ms }
+    StreamStateRow { head: to_be_bytes(&s.head), seq: s.seq, end_ms: s.end_ms }
 }
 
 /// A store row as a stream state; the store only holds states the service checked.
@@ -166,9 +156,9 @@ pub fn work_statement(s: Option<&proto::WorkStatement>) -> Result<WorkloadStatem
 pub fn work_statement_message(s: &WorkloadStatement) -> proto::WorkStatement {
     proto::WorkStatement {
         job_id: s.job_id,
-        model: fr_bytes(&s.model).to_vec(),
-        input: fr_bytes(&s.input).to_vec(),
-        output: fr_bytes(&s.output).to_vec(),
+        model: to_be_bytes(&s.model).to_vec(),
+        input: to_be_bytes(&s.input).to_vec(),
+        output: to_be_bytes(&s.output).to_vec(),
         work_units: s.work_units,
     }
 }

@@ -31,6 +31,7 @@
 //! [`batcher`] and [`settler`], then [`work_submission`]; [`server`] wires them up
 //! from a [`config::Config`].
 
+pub mod backlog;
 pub mod batcher;
 pub mod chain_worker;
 pub mod config;
@@ -41,6 +42,7 @@ pub mod job_cache;
 pub mod metrics;
 pub mod pause_point;
 pub mod peer_budget;
+pub mod receipt_writer;
 pub mod server;
 pub mod service;
 pub mod settler;

@@ -5,6 +5,7 @@
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::collections::BTreeSet;
@@ -32,6 +33,7 @@ pub struct Metrics {
     work_submissions: Family<Labels, Counter>,
     work_settlement_gas: Histogram,
     work_settlements: Family<Labels, Counter>,
+    unsettled: Gauge,
 }
 
 impl Default for Metrics {
@@ -60,6 +62,8 @@ impl Metrics {
         registry.register("work_settlement_gas", "Gas used by each workload settlement transaction", work_settlement_gas.clone());
         let work_settlements = Family::<Labels, Counter>::default();
         registry.register("work_settlements", "Workload settlement attempts by outcome", work_settlements.clone());
+        let unsettled = Gauge::default();
+        registry.register("unsettled_receipts", "Receipts verified and waiting for settlement", unsettled.clone());
         Metrics {
             registry,
             submissions,
@@ -73,6 +77,7 @@ impl Metrics {
             work_submissions,
             work_settlement_gas,
             work_settlements,
+            unsettled,
         }
     }
 
@@ -123,6 +128,11 @@ impl Metrics {
         if let Some(gas) = gas {
             self.work_settlement_gas.observe(gas as f64);
         }
+    }
+
+    /// Sets the number of receipts waiting for settlement.
+    pub fn set_unsettled(&self, n: u64) {
+        self.unsettled.set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// The metrics in the Prometheus text format.

@@ -3,7 +3,7 @@
 //! rest of the process keeps running), so a test can SIGKILL it exactly there
 //! and check what a restart recovers. Unset, each hook is one environment read.
 //!
-//! Points: `after-accept` (receipt recorded, not yet marked verified),
+//! Points: `after-record` (receipt recorded, the submitter not yet answered),
 //! `before-settle-tx` (marked submitted, transaction not sent), `after-settle-tx`
 //! (transaction included, outcome not recorded).
 

@@ -14,7 +14,9 @@ use zkmeter_circuits::{KeyHeader, KeyOrigin};
 use zkmeter_contracts::{Chain, Deployment, EmbeddedChain, RpcChain, circuit_id, load_private_key, vk_hash};
 use zkmeter_store::{ChainIdentity, Status, Store};
 
+use crate::backlog::Backlog;
 use crate::batcher::{BatchPolicy, Batcher};
+use crate::receipt_writer::ReceiptWriter;
 use crate::chain_worker::ChainWorker;
 use crate::explorer_source::ExplorerSource;
 use crate::config::{Config, PRIVATE_KEY_ENV};
@@ -174,7 +176,22 @@ async fn serve_on(
         settle: signal.clone(),
     };
     let budget = Arc::new(PeerBudget::new(config.bad_proof_burst, config.bad_proofs_per_minute));
-    let verifier = Verifier { circuits, chain, jobs, store: store.clone(), batcher, settle: signal, metrics, work, budget };
+    let receipts = ReceiptWriter::start(store.clone());
+    let backlog = Arc::new(Backlog::new(store.unsettled(chain.chain_id()).await?, config.max_unsettled));
+    let _counting = AbortOnDrop(tokio::spawn(backlog.clone().watch(store.clone(), chain.chain_id(), metrics.clone())));
+    let verifier = Verifier {
+        circuits,
+        chain,
+        jobs,
+        store: store.clone(),
+        receipts,
+        batcher,
+        settle: signal,
+        metrics,
+        work,
+        budget,
+        backlog,
+    };
     let service = VerifierServiceServer::new(verifier)
         .max_decoding_message_size(config.max_message_bytes)
         .max_encoding_message_size(config.max_message_bytes);
@@ -290,8 +307,9 @@ fn work_circuits(config: &Config, deployment: &Deployment) -> Result<WorkCircuit
     Ok(circuits)
 }
 
-/// Receipts left `accepted` by a crash between recording and marking them
-/// verified: their proofs are checked again, then marked.
+/// Receipts an earlier version left `accepted` (it recorded a receipt, then
+/// marked it verified, and a crash could fall between): their proofs are checked
+/// again, then marked.
 async fn recover_accepted(store: &Store, circuits: &Circuits, jobs: &JobCache, batcher: &Batcher) -> Result<()> {
     loop {
         let pending = store.pending_verification(256).await?;

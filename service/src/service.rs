@@ -12,12 +12,14 @@ use zkmeter_contracts::{Address, B256};
 use zkmeter_store::{Accepted, ReceiptFilter, Status as ReceiptStatus, Store, StoreError};
 use zkmeter_verifier::encode_verifying_key;
 
+use crate::backlog::Backlog;
 use crate::batcher::Batcher;
 use crate::chain_worker::ChainWorker;
 use crate::job_cache::JobCache;
 use crate::convert::{fixed, receipt_message, state_message, status_filter, work_receipt_message};
 use crate::metrics::Metrics;
 use crate::peer_budget::PeerBudget;
+use crate::receipt_writer::ReceiptWriter;
 use crate::proto::{self, verifier_service_server::VerifierService};
 use crate::settler::SettleSignal;
 use crate::submission::{self, Circuit, Circuits, Outcome, SubmitError};
@@ -54,6 +56,8 @@ pub struct Verifier {
     pub jobs: JobCache,
     /// The receipts.
     pub store: Store,
+    /// Writes verified receipts, a group per transaction.
+    pub receipts: ReceiptWriter,
     /// The batch verifier.
     pub batcher: Batcher,
     /// Wakes the settler.
@@ -64,6 +68,8 @@ pub struct Verifier {
     pub work: WorkPipeline,
     /// Each peer's budget of invalid proofs.
     pub budget: Arc<PeerBudget>,
+    /// Receipts waiting for settlement, against their bound.
+    pub backlog: Arc<Backlog>,
 }
 
 fn status(e: SubmitError) -> Status {
@@ -78,7 +84,7 @@ fn status(e: SubmitError) -> Status {
             Status::failed_precondition(message)
         }
         SubmitError::Conflict { .. } => Status::already_exists(message),
-        SubmitError::OverBudget(_) => Status::resource_exhausted(message),
+        SubmitError::OverBudget(_) | SubmitError::Backlogged(_) => Status::resource_exhausted(message),
         SubmitError::Store(StoreError::Unavailable { .. }) | SubmitError::Chain(_) => Status::unavailable(message),
         SubmitError::Store(_) => Status::internal(message),
     }
@@ -96,6 +102,7 @@ fn outcome_label(e: &SubmitError) -> &'static str {
         SubmitError::WrongState { .. } => "wrong_state",
         SubmitError::Conflict { .. } => "conflict",
         SubmitError::OverBudget(_) => "over_budget",
+        SubmitError::Backlogged(_) => "backlogged",
         SubmitError::Store(_) | SubmitError::Chain(_) => "unavailable",
     }
 }
@@ -116,8 +123,10 @@ fn work_error_status(e: WorkError) -> Status {
 
 impl Verifier {
     /// The whole pipeline for one submission from `peer`: checks, batched
-    /// verification (within the peer's budget of invalid proofs), the durable
-    /// receipt (verified), and a ring of the settler's bell.
+    /// verification (within the peer's budget of invalid proofs and the bound on
+    /// receipts waiting for settlement), the receipt
+    /// written verified and durable (in a group commit), and a ring of the
+    /// settler's bell.
     pub async fn submit(
         &self,
         req: &proto::SubmitProofRequest,
@@ -129,6 +138,7 @@ impl Verifier {
             }
             Outcome::Checked(c) => c,
         };
+        self.backlog.check()?;
         self.budget.check(peer)?;
         let inputs = checked.public_inputs().to_vec();
         let valid = self
@@ -142,17 +152,19 @@ impl Verifier {
         }
         let job = checked.receipt.job_id;
         let seq = checked.receipt.prev.seq;
-        let (receipt, created) = match self.store.accept(checked.receipt).await {
+        let (receipt, created) = match self.receipts.accept(checked.receipt).await {
             Ok(Accepted::New(r)) => (r, true),
-            Ok(Accepted::Existing(r)) => return Ok(proto::SubmitProofResponse { receipt: Some(receipt_message(&r)), created: false }),
+            Ok(Accepted::Existing(r)) => (r, false),
             Err(StoreError::Conflict { existing, .. }) => {
                 return Err(SubmitError::Conflict { job, seq, existing: hex::encode(existing) });
             }
             Err(e) => return Err(e.into()),
         };
-        crate::pause_point::pause_point("after-accept").await;
-        let receipt = self.store.set_status(&receipt.id, ReceiptStatus::Verified, None, None, None).await?;
-        self.settle.ring();
+        if created {
+            self.backlog.recorded();
+            self.settle.ring();
+        }
+        crate::pause_point::pause_point("after-record").await;
         Ok(proto::SubmitProofResponse { receipt: Some(receipt_message(&receipt)), created })
     }
 

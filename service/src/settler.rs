@@ -1,7 +1,13 @@
-//! Settlement: verified receipts go to the chain, one transaction each, in the
-//! order they were accepted (meter receipts, then workload receipts, each
-//! oldest first). The store says what is pending, so a restart resumes where
-//! the last run stopped.
+//! Settlement: verified receipts go to the chain in the order they were
+//! accepted (meter receipts, then workload receipts, each oldest first). The
+//! store says what is pending, so a restart resumes where the last run stopped.
+//!
+//! When several meter receipts of one circuit are pending, across jobs or in
+//! one job, they go in one `settleBatch` transaction (up to [`MAX_BATCH`]): one
+//! batched proof check for all of them, the way a settler keeps up with many
+//! streams. The contract skips an epoch whose job has moved past it, and any
+//! other fault reverts the whole batch; then each of its epochs is sent on its
+//! own, so a bad or stale epoch costs the others one attempt, nothing more.
 //!
 //! At most one settlement per statement: the contract refuses a statement that
 //! does not continue the stored stream state (`StaleState`). When a retry hits
@@ -31,8 +37,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
-use zkmeter_circuits::PerClass;
-use zkmeter_contracts::{Address, B256, ChainError, WorkStatus};
+use zkmeter_circuits::{MeterStatement, PerClass};
+use zkmeter_contracts::{Address, B256, ChainError, EpochToSettle, WorkStatus};
 use zkmeter_store::{Hash, Receipt, Status, Store, StoreError, WorkReceipt};
 use zkmeter_verifier::PROOF_LEN;
 
@@ -73,15 +79,6 @@ enum Pending {
     Work(WorkReceipt),
 }
 
-impl Pending {
-    fn id(&self) -> Hash {
-        match self {
-            Pending::Meter(r) => r.id,
-            Pending::Work(r) => r.id,
-        }
-    }
-}
-
 /// Which table a receipt lives in, for recording outcomes and counting them.
 #[derive(Clone, Copy)]
 enum Kind {
@@ -97,6 +94,9 @@ impl Kind {
         }
     }
 }
+
+/// Most epochs in one `settleBatch` transaction (well inside a block's gas).
+pub const MAX_BATCH: usize = 32;
 
 /// Claims both kinds of pending receipts for `replica`.
 async fn claim(store: &Store, chain_id: u64, replica: &str) -> Result<Vec<Pending>, StoreError> {
@@ -134,9 +134,20 @@ pub async fn run(
             }
         };
         let now = Instant::now();
-        let due: Vec<Pending> =
-            pending.into_iter().filter(|r| backoff.get(&r.id()).is_none_or(|(at, _)| *at <= now)).collect();
-        if due.is_empty() {
+        let is_due = |id: &Hash| backoff.get(id).is_none_or(|(at, _)| *at <= now);
+        // A circuit's meter receipts go together once one of them is due: the
+        // others ride along in its batch at no extra cost to the node.
+        let mut meter: HashMap<B256, Vec<Receipt>> = HashMap::new();
+        let mut work = Vec::new();
+        for p in pending {
+            match p {
+                Pending::Meter(r) => meter.entry(B256::from(r.circuit_id)).or_default().push(r),
+                Pending::Work(r) if is_due(&r.id) => work.push(r),
+                Pending::Work(_) => {}
+            }
+        }
+        meter.retain(|_, group| group.iter().any(|r| is_due(&r.id)));
+        if meter.is_empty() && work.is_empty() {
             let next = backoff.values().map(|(at, _)| *at).min();
             // Woken at least every few seconds: claims are renewed, and receipts
             // another replica accepted (or gave up) are picked up.
@@ -147,12 +158,17 @@ pub async fn run(
             }
             continue;
         }
-        for pending in due {
-            let id = pending.id();
-            let (kind, attempt) = match pending {
-                Pending::Meter(r) => (Kind::Meter, settle(&store, &chain, &circuits, r).await),
-                Pending::Work(r) => (Kind::Work, settle_work(&store, &chain, r).await),
-            };
+        let mut attempts: Vec<(Kind, Hash, Result<Attempt, String>)> = Vec::new();
+        for group in meter.into_values() {
+            for chunk in group.chunks(MAX_BATCH) {
+                let settled = settle_meter(&store, &chain, &circuits, chunk.to_vec()).await;
+                attempts.extend(settled.into_iter().map(|(id, attempt)| (Kind::Meter, id, attempt)));
+            }
+        }
+        for r in work {
+            attempts.push((Kind::Work, r.id, settle_work(&store, &chain, r).await));
+        }
+        for (kind, id, attempt) in attempts {
             match attempt {
                 Ok(Attempt::Settled { tx, gas }) => {
                     kind.count(&metrics, "settled", Some(gas));
@@ -197,6 +213,119 @@ async fn record(store: &Store, kind: Kind, id: &Hash, to: Status, reason: Option
     }
 }
 
+/// Settles pending meter receipts of one circuit: on their own when there is
+/// one, else in one `settleBatch`, then on their own those the batch skipped
+/// (their job had moved past them: settled by an earlier attempt, or another
+/// statement was; [`settle`] tells which) or all of them if it reverted.
+async fn settle_meter(
+    store: &Store,
+    chain: &ChainWorker,
+    circuits: &Circuits,
+    mut receipts: Vec<Receipt>,
+) -> Vec<(Hash, Result<Attempt, String>)> {
+    if receipts.len() > 1 {
+        // The contract applies epochs in order: a job's must come in seq order.
+        receipts.sort_by_key(|r| (r.job_id, r.prev.seq));
+        match settle_batch(store, chain, circuits, &mut receipts).await {
+            Ok(BatchAttempt::Sent { tx, gas, settled }) => {
+                let share = gas / settled.len().max(1) as u64;
+                let mut outcomes = Vec::new();
+                let mut rest = Vec::new();
+                for r in receipts {
+                    if settled.contains(&(r.job_id, r.next.seq)) {
+                        outcomes.push((r.id, Ok(Attempt::Settled { tx, gas: share })));
+                    } else {
+                        rest.push(r);
+                    }
+                }
+                receipts = rest;
+                for r in receipts {
+                    outcomes.push((r.id, settle(store, chain, circuits, r).await));
+                }
+                return outcomes;
+            }
+            Ok(BatchAttempt::Reverted(reason)) => {
+                tracing::info!(%reason, epochs = receipts.len(), "the batch was refused; settling its epochs one by one");
+            }
+            Err(reason) => return receipts.iter().map(|r| (r.id, Ok(Attempt::Retry(reason.clone())))).collect(),
+        }
+    }
+    let mut outcomes = Vec::new();
+    for r in receipts {
+        outcomes.push((r.id, settle(store, chain, circuits, r).await));
+    }
+    outcomes
+}
+
+/// What one `settleBatch` came to.
+enum BatchAttempt {
+    /// Included: its hash, its gas and the (job, new seq) of each epoch it settled.
+    Sent { tx: Hash, gas: u64, settled: Vec<(u64, u64)> },
+    /// The contract refused it (one of its epochs is bad).
+    Reverted(String),
+}
+
+/// Sends `receipts` (of one circuit, several) in one `settleBatch`; `Err` when
+/// the chain did not answer (the whole batch is retried).
+async fn settle_batch(
+    store: &Store,
+    chain: &ChainWorker,
+    circuits: &Circuits,
+    receipts: &mut [Receipt],
+) -> Result<BatchAttempt, String> {
+    let circuit = circuits
+        .get(&receipts[0].circuit_id.into())
+        .ok_or_else(|| format!("circuit {} is no longer configured", hex::encode(receipts[0].circuit_id)))?;
+    let slots = circuit.header.slots;
+    let mut epochs = Vec::with_capacity(receipts.len());
+    for r in receipts.iter() {
+        match epoch_to_send(r) {
+            Ok(epoch) => epochs.push(epoch),
+            // Settled on its own, it is rejected with this reason.
+            Err(reason) => return Ok(BatchAttempt::Reverted(reason)),
+        }
+    }
+    // Marked before sending, so a crash after the send is known to need checking.
+    for r in receipts.iter_mut() {
+        if r.status == Status::Verified {
+            store.set_status(&r.id, Status::Submitted, None, None, None).await.map_err(|e| e.to_string())?;
+            r.status = Status::Submitted;
+        }
+    }
+    crate::pause_point::pause_point("before-settle-tx").await;
+    let result = chain
+        .run(move |chain, d| {
+            let from: Address = chain.accounts()[0];
+            let batch: Vec<EpochToSettle<'_>> = epochs
+                .iter()
+                .map(|(statement, proof, meter_signature)| EpochToSettle { statement, proof, meter_signature })
+                .collect();
+            match d.settle_batch(chain, from, slots, &batch) {
+                Ok(done) => Ok(BatchAttempt::Sent {
+                    tx: done.receipt.tx_hash.0,
+                    gas: done.receipt.gas_used,
+                    settled: done.settled.iter().map(|e| (e.job_id, e.state.seq)).collect(),
+                }),
+                Err(e) if retryable(&e) => Err(e.to_string()),
+                Err(e) => Ok(BatchAttempt::Reverted(e.to_string())),
+            }
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    crate::pause_point::pause_point("after-settle-tx").await;
+    result
+}
+
+/// A stored meter receipt as the contract takes it: statement, proof, signature.
+fn epoch_to_send(r: &Receipt) -> Result<(MeterStatement, [u8; PROOF_LEN], [u8; 65]), String> {
+    // The contract takes the capacity from the job; the settlement call does not carry it.
+    let statement = receipt_statement(r, PerClass::default()).map_err(|e| e.to_string())?;
+    let proof: [u8; PROOF_LEN] = r.proof.as_slice().try_into().map_err(|_| "stored proof has the wrong size".to_owned())?;
+    let signature: [u8; 65] =
+        r.meter_signature.as_slice().try_into().map_err(|_| "stored signature has the wrong size".to_owned())?;
+    Ok((statement, proof, signature))
+}
+
 async fn settle(store: &Store, chain: &ChainWorker, circuits: &Circuits, r: Receipt) -> Result<Attempt, String> {
     let circuit = circuits
         .get(&r.circuit_id.into())
@@ -206,12 +335,7 @@ async fn settle(store: &Store, chain: &ChainWorker, circuits: &Circuits, r: Rece
     if r.status == Status::Verified {
         store.set_status(&r.id, Status::Submitted, None, None, None).await.map_err(|e| e.to_string())?;
     }
-    // The contract takes the capacity from its own meter registry; the settlement
-    // call does not carry it.
-    let statement = receipt_statement(&r, PerClass::default()).map_err(|e| e.to_string())?;
-    let proof: [u8; PROOF_LEN] = r.proof.as_slice().try_into().map_err(|_| "stored proof has the wrong size".to_owned())?;
-    let signature: [u8; 65] =
-        r.meter_signature.as_slice().try_into().map_err(|_| "stored signature has the wrong size".to_owned())?;
+    let (statement, proof, signature) = epoch_to_send(&r)?;
     crate::pause_point::pause_point("before-settle-tx").await;
     let result = chain
         .run(move |chain, d| {

@@ -105,6 +105,9 @@ pub enum SubmitError {
     /// The sender has sent too many invalid proofs lately.
     #[error(transparent)]
     OverBudget(#[from] crate::peer_budget::OverBudget),
+    /// Too many receipts wait for settlement.
+    #[error(transparent)]
+    Backlogged(#[from] crate::backlog::Backlogged),
     /// Another statement from the same state was accepted already.
     #[error("job {job}: another statement ({existing}) already moves the stream from seq {seq}")]
     Conflict {
@@ -168,7 +171,7 @@ pub fn statement_id(chain_id: u64, settlement: Address, circuit: &B256, s: &Mete
     h.update(s.stream.job_id.to_be_bytes());
     h.update(s.stream.meter);
     for state in [&s.prev, &s.new] {
-        h.update(crate::convert::fr_bytes(&state.head));
+        h.update(zkmeter_circuits::field_bytes::to_be_bytes(&state.head));
         h.update(state.seq.to_be_bytes());
         h.update(state.end_ms.to_be_bytes());
     }

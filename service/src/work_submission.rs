@@ -28,7 +28,8 @@ use zkmeter_verifier::{PROOF_LEN, Verifier, decode_proof};
 
 use crate::batcher::Batcher;
 use crate::chain_worker::ChainWorker;
-use crate::convert::{FieldError, fixed, fr_bytes, work_statement};
+use crate::convert::{FieldError, fixed, work_statement};
+use zkmeter_circuits::field_bytes::to_be_bytes;
 use crate::job_cache::{ChainUnavailable, JobCache};
 use crate::proto;
 use crate::settler::SettleSignal;
@@ -177,8 +178,8 @@ pub fn work_id(chain_id: u64, settlement: Address, circuit: &B256, s: &WorkloadS
     h.update(settlement.as_slice());
     h.update(circuit.as_slice());
     h.update(s.job_id.to_be_bytes());
-    h.update(fr_bytes(&s.model));
-    h.update(fr_bytes(&s.input));
+    h.update(to_be_bytes(&s.model));
+    h.update(to_be_bytes(&s.input));
     h.finalize().into()
 }
 
@@ -257,9 +258,9 @@ impl WorkPipeline {
             chain_id: self.chain.chain_id(),
             circuit_id: circuit_id.0,
             job_id: statement.job_id,
-            model: fr_bytes(&statement.model),
-            input: fr_bytes(&statement.input),
-            output: fr_bytes(&statement.output),
+            model: to_be_bytes(&statement.model),
+            input: to_be_bytes(&statement.input),
+            output: to_be_bytes(&statement.output),
             work_units: statement.work_units,
             proof: proof_bytes.to_vec(),
         };

@@ -114,19 +114,26 @@ async fn sigkill_at_each_point_loses_nothing_and_settles_once() {
     assert!(done.reason.contains("earlier attempt"), "recognised, not sent again: {}", done.reason);
     v.kill();
 
-    // 3. Killed after recording the receipt, before marking it verified; the
-    //    client's call dies with the process and is retried after the restart.
+    // 3. Killed after recording the receipt (verified, in its group's
+    //    transaction), before answering; the client's call dies with the
+    //    process and is retried after the restart.
     let (e3, p3) = epoch(&prover, job, e2.new, 3);
     let id3 = statement_id(chain_id, d.settlement, &circuit_id, &e3);
-    let mut v = Verifier::start(dir.path(), Some("after-accept")).await;
+    let mut v = Verifier::start(dir.path(), Some("after-record")).await;
     let mut hanging = v.client.clone();
     let call = tokio::spawn({
         let req = submit(&e3, &p3);
         async move { hanging.submit_proof(req).await }
     });
-    wait_for(&mut v.client, &id3, "accepted", |r| r.status == ReceiptStatus::Accepted as i32).await;
+    wait_for(&mut v.client, &id3, "recorded verified", |r| r.status == ReceiptStatus::Verified as i32).await;
     v.kill();
     assert!(call.await.unwrap().is_err(), "the call in flight failed with the process");
+    // As a version before group commit could leave it (recorded, not yet marked
+    // verified): the restart checks the proof again before settling it.
+    sqlx::any::install_default_drivers();
+    let raw = sqlx::AnyPool::connect(&format!("sqlite://{}", dir.path().join("receipts.db").display())).await.unwrap();
+    sqlx::query("UPDATE receipts SET status = 'accepted' WHERE id = $1").bind(id3.to_vec()).execute(&raw).await.unwrap();
+    raw.close().await;
     let mut v = Verifier::start(dir.path(), None).await;
     wait_for(&mut v.client, &id3, "settled", |r| r.status == ReceiptStatus::Settled as i32).await;
     let again = v.client.submit_proof(submit(&e3, &p3)).await.unwrap().into_inner();

@@ -12,7 +12,7 @@ use common::*;
 use std::process::Command;
 use support::*;
 use zkmeter_contracts::{DEPLOYMENT_FILE, Deployment, sign_state};
-use zkmeter_service::convert::fr_bytes;
+use zkmeter_circuits::field_bytes::to_be_bytes;
 use zkmeter_service::proto::{self, ReceiptStatus};
 use zkmeter_verifier::encode_proof;
 
@@ -42,7 +42,7 @@ async fn python_grpcio_through_reflection_submits_and_reads_the_receipt() {
     let (mut client, url) = start(dir.path()).await;
     let (s, proof) = epoch(&prover, job, genesis, 1);
     let state = |x: &zkmeter_circuits::StreamState| {
-        serde_json::json!({ "head": hex::encode(fr_bytes(&x.head)), "seq": x.seq, "end_ms": x.end_ms })
+        serde_json::json!({ "head": hex::encode(to_be_bytes(&x.head)), "seq": x.seq, "end_ms": x.end_ms })
     };
     let submission = serde_json::json!({
         "job_id": job,

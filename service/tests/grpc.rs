@@ -13,7 +13,8 @@ use rand::SeedableRng;
 use support::*;
 use tonic::Code;
 use zkmeter_contracts::{DEPLOYMENT_FILE, sign_state};
-use zkmeter_service::convert::{fr_bytes, state_message};
+use zkmeter_circuits::field_bytes::to_be_bytes;
+use zkmeter_service::convert::state_message;
 use zkmeter_service::proto::{self, ReceiptStatus};
 use zkmeter_verifier::encode_proof;
 
@@ -37,7 +38,7 @@ async fn submits_verifies_settles_and_refuses_bad_input() {
     let circuit_id = circuit.circuit_id;
 
     let state = client.get_stream_state(proto::GetStreamStateRequest { job_id: job }).await.unwrap().into_inner();
-    assert_eq!(state.latest.unwrap().head, fr_bytes(&genesis.head).to_vec());
+    assert_eq!(state.latest.unwrap().head, to_be_bytes(&genesis.head).to_vec());
     assert_eq!(state.capacity, CAPACITY.0.to_vec(), "the meter's registered capacity");
 
     let (statement, proof) = epoch(&prover, job, genesis, 1);
@@ -303,7 +304,7 @@ async fn settles_workload_proofs_and_refuses_bad_ones() {
     let crashed_id = work_id(chain_id, d.settlement, &work.circuit_id, &crashed);
     {
         let store = zkmeter_store::Store::open_sqlite(&dir.path().join("receipts.db")).await.unwrap();
-        let fr = zkmeter_service::convert::fr_bytes;
+        let fr = zkmeter_circuits::field_bytes::to_be_bytes;
         let r = zkmeter_store::NewWorkReceipt {
             id: crashed_id,
             chain_id,
@@ -456,6 +457,45 @@ async fn a_peer_sending_invalid_proofs_is_refused_before_verification_once_over_
     assert!(listed.is_empty(), "nothing recorded");
     let page = metrics_page(metrics.unwrap()).await;
     assert!(page.contains("zkmeter_verifier_submissions_total{outcome=\"over_budget\"} 2"), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submissions_wait_while_too_many_receipts_wait_for_settlement() {
+    let dir = tempfile::tempdir().unwrap();
+    let (prover, job, chain_id, genesis) = prepare(dir.path());
+    let config = zkmeter_service::config::Config { max_unsettled: 1, ..local_config(dir.path()) };
+    let (grpc, metrics) = serve_in_process(config).await;
+    let mut client = proto::verifier_service_client::VerifierServiceClient::connect(format!("http://{grpc}")).await.unwrap();
+    let deployment = zkmeter_contracts::Deployment::load(&dir.path().join("chain").join(DEPLOYMENT_FILE)).unwrap();
+    let circuit_id = client.get_circuit(proto::GetCircuitRequest::default()).await.unwrap().into_inner().circuit_id;
+    let (first, first_proof) = epoch(&prover, job, genesis, 1);
+    let (second, second_proof) = epoch(&prover, job, first.new, 2);
+    let signed = |s: &zkmeter_circuits::MeterStatement, p: &ark_groth16::Proof<Bn254>| {
+        request(&circuit_id, s, &encode_proof(p), &sign_state(&meter_key(), chain_id, deployment.settlement, job, &s.new))
+    };
+
+    assert!(client.submit_proof(signed(&first, &first_proof)).await.unwrap().into_inner().created);
+    // The first receipt waits for the chain (counted at once, not at the next
+    // count of the store): the second is refused, saying why, and not recorded.
+    let (c, m) = code(client.submit_proof(signed(&second, &second_proof)).await);
+    assert!(c == Code::ResourceExhausted && m.starts_with("settlement backlog full: 1 verified epochs wait"), "{c:?} {m}");
+    assert_eq!(list(&mut client, proto::ListReceiptsRequest::default()).await.len(), 1);
+    // Once the settler has caught up, it goes through.
+    let mut answer = None;
+    for _ in 0..300 {
+        match client.submit_proof(signed(&second, &second_proof)).await {
+            Ok(r) => {
+                answer = Some(r.into_inner());
+                break;
+            }
+            Err(s) if s.code() == Code::ResourceExhausted => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            Err(s) => panic!("{s}"),
+        }
+    }
+    assert!(answer.expect("accepted once the first settled").created);
+    let page = metrics_page(metrics.unwrap()).await;
+    assert!(page.contains("zkmeter_verifier_submissions_total{outcome=\"backlogged\"}"), "{page}");
+    assert!(page.contains("zkmeter_verifier_unsettled_receipts"), "{page}");
 }
 
 /// The metrics page, over a plain socket.

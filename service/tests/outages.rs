@@ -131,17 +131,24 @@ async fn a_chain_node_outage_delays_settlement_and_loses_nothing() {
     assert_eq!(status.code(), Code::Unavailable, "{}", status.message());
     assert!(status.message().contains("retry when the node is back"), "{}", status.message());
 
-    // The node is back: epoch 2 settles, once.
+    // Epoch 3 waits beside it.
+    let (third, proof) = epoch(&prover, job, second.new, 3);
+    let r3 = client.submit_proof(submission(&third, &proof)).await.unwrap().into_inner().receipt.unwrap();
+
+    // The node is back: epochs 2 and 3 settle, once each, in one settleBatch.
     proxy.set_up(true);
     let done = settled(&mut client, &r2.id).await;
     assert_eq!(done.status, ReceiptStatus::Settled as i32, "{}", done.reason);
+    let done3 = settled(&mut client, &r3.id).await;
+    assert_eq!(done3.status, ReceiptStatus::Settled as i32, "{}", done3.reason);
+    assert_eq!(done.tx_hash, done3.tx_hash, "one transaction settled both");
     let url = anvil.url().to_owned();
     tokio::task::spawn_blocking(move || {
         let mut chain = zkmeter_contracts::RpcChain::connect(&url, Vec::new(), Some(chain_id)).unwrap();
-        assert_eq!(deployment.stream_state(&mut chain, job).unwrap(), second.new);
+        assert_eq!(deployment.stream_state(&mut chain, job).unwrap(), third.new);
         let paid = deployment.balances(&mut chain, provider()).unwrap();
         for (c, paid) in paid.iter().enumerate() {
-            let expected = u128::from(first.totals.0[c]) + u128::from(second.totals.0[c]);
+            let expected = [&first, &second, &third].iter().map(|e| u128::from(e.totals.0[c])).sum::<u128>();
             assert_eq!(paid.to::<u128>(), expected, "provider paid exactly once per epoch, class {c}");
         }
     })

@@ -3,7 +3,7 @@
 use crate::receipt::{Hash, Status};
 
 /// A store error.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database cannot be reached or used right now; retrying may work.
     #[error("receipt database {database} unavailable: {reason}; check that it is running and reachable, then retry")]

@@ -9,7 +9,8 @@ pub type Hash = [u8; 32];
 /// Where a receipt stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Status {
-    /// Recorded; the proof's verification is not recorded yet.
+    /// Recorded before its proof's verification was, by a version before
+    /// receipts were written verified; the service verifies these again at start-up.
     Accepted,
     /// The proof verified; waiting for settlement.
     Verified,

@@ -150,58 +150,88 @@ impl Store {
         StoreError::Corrupt { database: self.database.clone(), reason: reason.into() }
     }
 
-    /// Records `r` as accepted, or returns the receipt already recorded under its
-    /// id. Refuses with [`StoreError::Conflict`] a different statement from the
-    /// same (chain, job, previous seq) while the first is not rejected. Safe
-    /// against concurrent callers (also on other replicas): the database's keys
-    /// decide, not a read before the write.
+    /// Records one verified receipt: [`Store::accept_batch`] of one.
     pub async fn accept(&self, r: NewReceipt) -> Result<Accepted, StoreError> {
-        let now = now_ms();
+        self.accept_batch(std::slice::from_ref(&r)).await?.pop().expect("one outcome per receipt")
+    }
+
+    /// Records receipts whose proofs verified, all in one transaction: one commit
+    /// (one fsync) for the whole batch, which is what lets a verifier acknowledge
+    /// thousands of submissions a second, each only once its receipt is durable.
+    /// Receipts are written `verified` at once, so no state lies between recorded
+    /// and verified. For each receipt, in order: the new receipt, the receipt
+    /// already recorded under its id, or [`StoreError::Conflict`] for a different
+    /// statement from the same (chain, job, previous seq) while the first is not
+    /// rejected. Safe against concurrent callers (also on other replicas): the
+    /// database's keys decide, not a read before the write. An error of the
+    /// database itself fails the whole batch, and none of it is recorded.
+    pub async fn accept_batch(&self, receipts: &[NewReceipt]) -> Result<Vec<Result<Accepted, StoreError>>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.unavailable(e))?;
+        let mut outcomes = Vec::with_capacity(receipts.len());
+        for r in receipts {
+            outcomes.push(self.accept_in(&mut tx, r).await?);
+        }
+        tx.commit().await.map_err(|e| self.unavailable(e))?;
+        Ok(outcomes)
+    }
+
+    /// One receipt of [`Store::accept_batch`], inside its transaction: `Err` for
+    /// a failure of the database, `Ok(Err(Conflict))` for a conflict.
+    async fn accept_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        r: &NewReceipt,
+    ) -> Result<Result<Accepted, StoreError>, StoreError> {
         let totals: Vec<u8> = r.totals.iter().flat_map(|t| t.to_be_bytes()).collect();
         let sql = format!(
             "INSERT INTO receipts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
              $16, NULL, NULL, NULL, 0, $17, $17) ON CONFLICT DO NOTHING"
         );
-        let inserted = sqlx::query::<Any>(&sql)
-            .bind(r.id.to_vec())
+        let select = format!("SELECT {COLUMNS} FROM receipts WHERE id = $1");
+        loop {
+            let inserted = sqlx::query::<Any>(&sql)
+                .bind(r.id.to_vec())
+                .bind(int(r.chain_id))
+                .bind(r.circuit_id.to_vec())
+                .bind(int(r.job_id))
+                .bind(r.meter.to_vec())
+                .bind(r.prev.head.to_vec())
+                .bind(int(r.prev.seq))
+                .bind(int(r.prev.end_ms))
+                .bind(r.next.head.to_vec())
+                .bind(int(r.next.seq))
+                .bind(int(r.next.end_ms))
+                .bind(i64::from(r.record_count))
+                .bind(totals.clone())
+                .bind(r.proof.clone())
+                .bind(r.meter_signature.clone())
+                .bind(Status::Verified.as_str())
+                .bind(now_ms())
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| self.unavailable(e))?
+                .rows_affected()
+                == 1;
+            let existing =
+                sqlx::query::<Any>(&select).bind(r.id.to_vec()).fetch_optional(&mut **tx).await.map_err(|e| self.unavailable(e))?;
+            if let Some(row) = existing {
+                let receipt = self.receipt(&row)?;
+                return Ok(Ok(if inserted { Accepted::New(receipt) } else { Accepted::Existing(receipt) }));
+            }
+            let live = sqlx::query::<Any>(
+                "SELECT id FROM receipts WHERE chain_id = $1 AND job_id = $2 AND prev_seq = $3 AND status <> 'rejected'",
+            )
             .bind(int(r.chain_id))
-            .bind(r.circuit_id.to_vec())
             .bind(int(r.job_id))
-            .bind(r.meter.to_vec())
-            .bind(r.prev.head.to_vec())
             .bind(int(r.prev.seq))
-            .bind(int(r.prev.end_ms))
-            .bind(r.next.head.to_vec())
-            .bind(int(r.next.seq))
-            .bind(int(r.next.end_ms))
-            .bind(i64::from(r.record_count))
-            .bind(totals)
-            .bind(r.proof.clone())
-            .bind(r.meter_signature.clone())
-            .bind(Status::Accepted.as_str())
-            .bind(now)
-            .execute(&self.pool)
+            .fetch_optional(&mut **tx)
             .await
-            .map_err(|e| self.unavailable(e))?
-            .rows_affected()
-            == 1;
-        if let Some(existing) = self.get(&r.id).await? {
-            return Ok(if inserted { Accepted::New(existing) } else { Accepted::Existing(existing) });
-        }
-        let live = sqlx::query::<Any>(
-            "SELECT id FROM receipts WHERE chain_id = $1 AND job_id = $2 AND prev_seq = $3 AND status <> 'rejected'",
-        )
-        .bind(int(r.chain_id))
-        .bind(int(r.job_id))
-        .bind(int(r.prev.seq))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| self.unavailable(e))?;
-        match live {
-            Some(row) => Err(StoreError::Conflict { existing: self.hash(&row, "id")? }),
-            // The blocking receipt was rejected between the insert and the look:
-            // the state is free again.
-            None => Box::pin(self.accept(r)).await,
+            .map_err(|e| self.unavailable(e))?;
+            if let Some(row) = live {
+                return Ok(Err(StoreError::Conflict { existing: self.hash(&row, "id")? }));
+            }
+            // The blocking receipt was rejected (by another replica) between the
+            // insert and the look: the state is free again.
         }
     }
 
@@ -325,7 +355,8 @@ impl Store {
             .map_err(|e| self.unavailable(e))
     }
 
-    /// Receipts still accepted (their verification was not recorded), oldest first.
+    /// Receipts an earlier version left `accepted` (recorded before their
+    /// verification was; receipts are now written verified), oldest first.
     pub async fn pending_verification(&self, limit: u32) -> Result<Vec<Receipt>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM receipts WHERE status = 'accepted' ORDER BY created_at_ms, id LIMIT $1");
         let rows = sqlx::query::<Any>(&sql)
@@ -402,6 +433,20 @@ impl Store {
             .await
             .map_err(|e| self.unavailable(e))?;
         Ok(row.map(|r| self.receipt(&r)).transpose()?.map(|r| (r.id, r.status, r.next)))
+    }
+
+    /// How many receipts of chain `chain_id` wait for settlement (verified or
+    /// submitted). Reads the status index: the cost follows the backlog, not
+    /// the table.
+    pub async fn unsettled(&self, chain_id: u64) -> Result<u64, StoreError> {
+        let row = sqlx::query::<Any>(
+            "SELECT COUNT(*) AS n FROM receipts WHERE status IN ('verified', 'submitted') AND chain_id = $1",
+        )
+        .bind(int(chain_id))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.unavailable(e))?;
+        Ok(uint(self.get_col(&row, "n")?))
     }
 
     /// How many receipts of chain `chain_id` are in each status (statuses with

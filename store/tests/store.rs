@@ -83,7 +83,7 @@ fn receipt(id: u8, job: u64, prev_seq: u64) -> NewReceipt {
 both!(accepting_twice_returns_the_same_receipt, |s: Store| async move {
     let first = s.accept(receipt(1, 1, 0)).await.unwrap();
     let Accepted::New(r) = first else { panic!("first accept is new") };
-    assert_eq!(r.status, Status::Accepted);
+    assert_eq!(r.status, Status::Verified, "receipts are recorded verified");
     assert_eq!((r.totals, r.record_count, r.attempts), ([1, 2, 3, 4, 5], 2, 0));
     assert_eq!(s.accept(receipt(1, 1, 0)).await.unwrap(), Accepted::Existing(r.clone()));
     assert_eq!(s.get(&[1; 32]).await.unwrap(), Some(r));
@@ -104,9 +104,8 @@ both!(a_second_statement_from_the_same_state_conflicts_until_the_first_is_reject
 both!(status_moves_follow_the_machine, |s: Store| async move {
     s.accept(receipt(1, 1, 0)).await.unwrap();
     let id = [1; 32];
-    let err = s.set_status(&id, Status::Settled, None, None, None).await.unwrap_err();
-    assert!(matches!(err, StoreError::BadTransition { from: Status::Accepted, to: Status::Settled, .. }), "{err}");
-    s.set_status(&id, Status::Verified, None, None, None).await.unwrap();
+    let err = s.set_status(&id, Status::Verified, None, None, None).await.unwrap_err();
+    assert!(matches!(err, StoreError::BadTransition { from: Status::Verified, to: Status::Verified, .. }), "{err}");
     let r = s.set_status(&id, Status::Submitted, None, None, None).await.unwrap();
     assert_eq!(r.attempts, 1);
     let r = s.set_status(&id, Status::Submitted, Some("node down"), Some([5; 32]), None).await.unwrap();
@@ -139,7 +138,7 @@ both!(listing_filters_and_pages_in_order, |s: Store| async move {
         r.meter = [i % 3; 20];
         s.accept(r).await.unwrap();
     }
-    s.set_status(&[3; 32], Status::Verified, None, None, None).await.unwrap();
+    s.set_status(&[3; 32], Status::Submitted, None, None, None).await.unwrap();
     let all = s.list(&ReceiptFilter { limit: 100, ..Default::default() }).await.unwrap();
     assert_eq!(all.len(), 10);
     assert!(all.windows(2).all(|w| (w[0].created_at_ms, w[0].id) < (w[1].created_at_ms, w[1].id)), "ordered");
@@ -147,8 +146,8 @@ both!(listing_filters_and_pages_in_order, |s: Store| async move {
     assert_eq!(job1.len(), 5);
     let meter = s.list(&ReceiptFilter { meter: Some([0; 20]), limit: 100, ..Default::default() }).await.unwrap();
     assert_eq!(meter.len(), 4);
-    let verified = s.list(&ReceiptFilter { status: Some(Status::Verified), limit: 100, ..Default::default() }).await.unwrap();
-    assert_eq!(verified.iter().map(|r| r.id).collect::<Vec<_>>(), vec![[3; 32]]);
+    let submitted = s.list(&ReceiptFilter { status: Some(Status::Submitted), limit: 100, ..Default::default() }).await.unwrap();
+    assert_eq!(submitted.iter().map(|r| r.id).collect::<Vec<_>>(), vec![[3; 32]]);
     let none = s.list(&ReceiptFilter { to_ms: Some(1), limit: 100, ..Default::default() }).await.unwrap();
     assert!(none.is_empty());
     let later = s.list(&ReceiptFilter { from_ms: Some(all[0].created_at_ms), limit: 100, ..Default::default() }).await.unwrap();
@@ -183,7 +182,7 @@ both!(listing_filters_and_pages_in_order, |s: Store| async move {
     let ending = s.list(&ReceiptFilter { next_seq: Some(all[4].next.seq), limit: 100, ..Default::default() }).await.unwrap();
     assert!(!ending.is_empty() && ending.iter().all(|r| r.next.seq == all[4].next.seq), "filtered by next seq");
     let counts = s.count_by_status(all[0].chain_id).await.unwrap();
-    assert_eq!(counts, vec![(Status::Accepted, 9), (Status::Verified, 1)]);
+    assert_eq!(counts, vec![(Status::Submitted, 1), (Status::Verified, 9)]);
     assert!(s.count_by_status(all[0].chain_id + 1).await.unwrap().is_empty());
 });
 
@@ -192,17 +191,14 @@ both!(pending_work_and_latest_state, |s: Store| async move {
     s.accept(receipt(1, 1, 0)).await.unwrap();
     s.accept(receipt(2, 1, 2)).await.unwrap();
     s.accept(receipt(3, 2, 0)).await.unwrap();
-    let accepted: Vec<_> = s.pending_verification(10).await.unwrap().iter().map(|r| r.id).collect();
-    assert_eq!(accepted, vec![[1; 32], [2; 32], [3; 32]]);
-    s.set_status(&[1; 32], Status::Verified, None, None, None).await.unwrap();
-    s.set_status(&[3; 32], Status::Verified, None, None, None).await.unwrap();
+    assert!(s.pending_verification(10).await.unwrap().is_empty(), "nothing is recorded before it is verified");
     s.set_status(&[3; 32], Status::Submitted, None, None, None).await.unwrap();
     let lease = Duration::from_secs(60);
     let pending: Vec<_> = s.claim_settlement(31341, "a", lease, 10).await.unwrap().iter().map(|r| r.id).collect();
-    assert_eq!(pending, vec![[1; 32], [3; 32]]);
+    assert_eq!(pending, vec![[1; 32], [2; 32], [3; 32]]);
     assert!(s.claim_settlement(1, "a", lease, 10).await.unwrap().is_empty(), "other chains' receipts are not pending here");
     let (id, status, next) = s.latest_state(31341, 1).await.unwrap().unwrap();
-    assert_eq!((id, status, next), ([2; 32], Status::Accepted, state(4, 2)));
+    assert_eq!((id, status, next), ([2; 32], Status::Verified, state(4, 2)));
     s.set_status(&[2; 32], Status::Rejected, Some("no"), None, None).await.unwrap();
     assert_eq!(s.latest_state(31341, 1).await.unwrap().unwrap().0, [1; 32], "rejected receipts are not the latest state");
 });
@@ -210,7 +206,6 @@ both!(pending_work_and_latest_state, |s: Store| async move {
 both!(replicas_never_claim_the_same_settlement, |s: Store| async move {
     for i in 1..=6u8 {
         s.accept(receipt(i, u64::from(i), 0)).await.unwrap();
-        s.set_status(&[i; 32], Status::Verified, None, None, None).await.unwrap();
     }
     let lease = Duration::from_secs(60);
     let ids = |rs: Vec<zkmeter_store::Receipt>| rs.into_iter().map(|r| r.id[0]).collect::<Vec<_>>();
@@ -264,13 +259,50 @@ both!(concurrent_accepts_make_one_receipt, |s: Store| async move {
     assert_eq!(s.list(&ReceiptFilter { limit: 10, ..Default::default() }).await.unwrap().len(), 1);
 });
 
+both!(a_batch_is_one_transaction_with_an_outcome_per_receipt, |s: Store| async move {
+    s.accept(receipt(1, 1, 0)).await.unwrap();
+    // New, the same statement again, a conflict with a recorded one, and a
+    // conflict inside the batch: each gets its own outcome.
+    let batch = [receipt(2, 2, 0), receipt(1, 1, 0), receipt(3, 1, 0), receipt(4, 2, 0), receipt(5, 3, 0)];
+    let outcomes = s.accept_batch(&batch).await.unwrap();
+    assert!(matches!(&outcomes[0], Ok(Accepted::New(r)) if r.id == [2; 32]));
+    assert!(matches!(&outcomes[1], Ok(Accepted::Existing(r)) if r.id == [1; 32]));
+    assert!(matches!(&outcomes[2], Err(StoreError::Conflict { existing }) if *existing == [1; 32]));
+    assert!(matches!(&outcomes[3], Err(StoreError::Conflict { existing }) if *existing == [2; 32]));
+    assert!(matches!(&outcomes[4], Ok(Accepted::New(r)) if r.status == Status::Verified));
+    assert_eq!(s.list(&ReceiptFilter { limit: 10, ..Default::default() }).await.unwrap().len(), 3);
+    assert!(s.accept_batch(&[]).await.unwrap().is_empty());
+});
+
+#[tokio::test]
+async fn receipts_an_earlier_version_left_accepted_wait_for_verification() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("receipts.db");
+    let s = Store::open_sqlite(&path).await.unwrap();
+    for (id, job) in [(1, 1), (2, 2), (3, 3)] {
+        s.accept(receipt(id, job, 0)).await.unwrap();
+    }
+    // Written as the versions before group commit did: recorded, then verified.
+    sqlx::any::install_default_drivers();
+    let raw = sqlx::AnyPool::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    sqlx::query("UPDATE receipts SET status = 'accepted' WHERE id <> $1").bind(vec![2u8; 32]).execute(&raw).await.unwrap();
+    raw.close().await;
+    let pending: Vec<_> = s.pending_verification(10).await.unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(pending, vec![[1; 32], [3; 32]]);
+    let lease = Duration::from_secs(60);
+    let claimed: Vec<_> = s.claim_settlement(31341, "a", lease, 10).await.unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(claimed, vec![[2; 32]], "only verified receipts settle");
+    s.set_status(&[1; 32], Status::Verified, None, None, None).await.unwrap();
+    s.set_status(&[3; 32], Status::Rejected, Some("the proof does not verify"), None, None).await.unwrap();
+    assert!(s.pending_verification(10).await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn a_reopened_sqlite_store_keeps_everything() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("receipts.db");
     let s = Store::open_sqlite(&path).await.unwrap();
-    s.accept(receipt(1, 1, 0)).await.unwrap();
-    let r = s.set_status(&[1; 32], Status::Verified, None, None, None).await.unwrap();
+    let r = s.accept(receipt(1, 1, 0)).await.unwrap().receipt().clone();
     s.close().await;
     let s = Store::open(&format!("sqlite:{}", path.display())).await.unwrap();
     assert_eq!(s.get(&[1; 32]).await.unwrap(), Some(r));
@@ -368,7 +400,6 @@ both!(replicas_never_claim_the_same_work_settlement, |s: Store| async move {
     s.accept_work(other_chain).await.unwrap();
     // Meter receipts waiting for settlement are not workload receipts.
     s.accept(receipt(8, 1, 0)).await.unwrap();
-    s.set_status(&[8; 32], Status::Verified, None, None, None).await.unwrap();
     let lease = Duration::from_secs(60);
     let ids = |rs: Vec<zkmeter_store::WorkReceipt>| rs.into_iter().map(|r| r.id[0]).collect::<Vec<_>>();
     let tasks: Vec<_> = (0..8)
