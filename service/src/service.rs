@@ -9,7 +9,7 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 use zkmeter_circuits::KeyOrigin;
 use zkmeter_contracts::{Address, B256};
-use zkmeter_store::{Accepted, ReceiptFilter, Status as ReceiptStatus, Store, StoreError};
+use zkmeter_store::{Accepted, ReceiptFilter, Store, StoreError};
 use zkmeter_verifier::encode_verifying_key;
 
 use crate::backlog::Backlog;
