@@ -316,12 +316,7 @@ impl Deployment {
         proof: &[u8; PROOF_LEN],
         meter_signature: &[u8; 65],
     ) -> Result<Settled> {
-        let circuit = self.circuit(slots).ok_or_else(|| {
-            ChainError::Invalid(format!(
-                "this deployment has no verifier for N = {slots} (it has {:?}): deploy one for this N",
-                self.circuits.iter().map(|c| c.slots).collect::<Vec<_>>()
-            ))
-        })?;
+        let circuit = self.settled_circuit(slots)?;
         let call = Settlement::settleCall {
             circuitId: circuit.circuit_id,
             statement: sol_statement(statement),
@@ -337,6 +332,16 @@ impl Deployment {
         Ok(Settled { epoch: SettledEpoch::from_event(&e)?, unpaid, receipt })
     }
 
+    /// The deployed circuit of N = `slots`, or an error saying which N there are.
+    fn settled_circuit(&self, slots: u32) -> Result<&crate::deploy::CircuitDeployment> {
+        self.circuit(slots).ok_or_else(|| {
+            ChainError::Invalid(format!(
+                "this deployment has no verifier for N = {slots} (it has {:?}): deploy one for this N",
+                self.circuits.iter().map(|c| c.slots).collect::<Vec<_>>()
+            ))
+        })
+    }
+
     /// Settles several epochs of circuit N = `slots` in one `settleBatch`
     /// transaction from `from`, in the order given (epochs of one job in seq
     /// order): one batched proof check for all. An epoch whose job's stream has
@@ -349,12 +354,7 @@ impl Deployment {
         slots: u32,
         epochs: &[EpochToSettle<'_>],
     ) -> Result<BatchSettled> {
-        let circuit = self.circuit(slots).ok_or_else(|| {
-            ChainError::Invalid(format!(
-                "this deployment has no verifier for N = {slots} (it has {:?}): deploy one for this N",
-                self.circuits.iter().map(|c| c.slots).collect::<Vec<_>>()
-            ))
-        })?;
+        let circuit = self.settled_circuit(slots)?;
         let call = Settlement::settleBatchCall {
             circuitId: circuit.circuit_id,
             statements: epochs.iter().map(|e| sol_statement(e.statement)).collect(),
